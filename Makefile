@@ -1,0 +1,39 @@
+# fanfare: `make run` starts the site, `make test` runs every test. Both install what is missing.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test e2e lint bench deps system-deps clean
+
+deps: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: deps
+	@scripts/run.sh
+
+test: deps
+	@scripts/services.sh
+	$(BIN)/pytest
+
+e2e: deps
+	@scripts/services.sh
+	$(BIN)/pytest e2e $(if $(BASE_URL),--base-url $(BASE_URL))
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the system binaries fanfare runs against, with apt when root; otherwise say what to install.
+set -euo pipefail
+missing=()
+command -v pg_isready >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v varnishd >/dev/null || missing+=(varnish)
+ls /usr/lib/*/varnish/vmods/libvmod_xkey.so /usr/lib/varnish/vmods/libvmod_xkey.so 2>/dev/null \
+    | grep -q . || missing+=(varnish-modules)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v npm >/dev/null || missing+=(npm)
+((${#missing[@]})) || exit 0
+if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "system-deps: installing ${missing[*]}"
+    # Debian would start the packaged services (PostgreSQL with password auth on 5432);
+    # fanfare starts its own instances instead, so keep the packages from starting theirs.
+    policy=/usr/sbin/policy-rc.d
+    [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; }
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    exit 0
+fi
+echo "system-deps: please install: ${missing[*]}  (e.g. sudo apt-get install ${missing[*]})" >&2
+exit 1

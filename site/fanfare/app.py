@@ -1,0 +1,50 @@
+"""Two processes, one package: the web app (pages, fragments, editors) and the vote ingest."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from fanfare import assets, caching, config, db, errors, filters, health, redis_store, security
+
+
+def _base(name: str, overrides: dict | None) -> Flask:
+    """What both services share: settings, pools, security, caching rules, error pages."""
+    app = Flask(
+        name,
+        template_folder=str(config.ROOT / "templates"),
+        static_folder=None,
+    )
+    config.load(app, overrides)
+    hops = int(app.config["PROXY_HOPS"])
+    if hops:
+        # Trust exactly the edge's hops; X-Forwarded-Host is never trusted (cache poisoning).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    db.init_app(app)
+    redis_store.init_app(app)
+    security.init_app(app)
+    caching.init_app(app)
+    errors.init_app(app)
+    assets.init_app(app)
+    filters.init_app(app)
+    return app
+
+
+def create_web_app(overrides: dict | None = None) -> Flask:
+    """Pages, results fragments and the editor area."""
+    from fanfare import seed
+    from fanfare.web import pages
+
+    app = _base("fanfare.web", overrides)
+    health.init_app(app, {"database": health.check_database, "redis": health.check_redis})
+    pages.init_app(app)
+    seed.init_app(app)
+    return app
+
+
+def create_ingest_app(overrides: dict | None = None) -> Flask:
+    """POST /votes and the receipts: Redis only on the request path."""
+    app = _base("fanfare.ingest", overrides)
+    # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
+    health.init_app(app, {"redis": health.check_redis})
+    return app

@@ -1,0 +1,43 @@
+"""Friendly, tiny error pages. A 404 may be cached briefly; nothing else is."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from fanfare.caching import NOT_FOUND, cacheable
+
+TITLES = {
+    400: "That didn't look right",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed",
+    409: "Not now",
+    429: "Slow down a little",
+    500: "Something went wrong",
+    503: "We're very busy",
+}
+
+
+def render_error(exc: HTTPException):
+    """Render any HTTP error as a small page."""
+    code = exc.code or 500
+    title = TITLES.get(code, "Something went wrong")
+    body = render_template("errors/error.html", code=code, title=title, message=exc.description)
+    response = exc.get_response()
+    response.set_data(body)
+    response.mimetype = "text/html"
+    if code == 404:
+        # Tagged so that publishing the missing page can purge it at once.
+        return cacheable(response, NOT_FOUND, ["missing"])
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers; unexpected exceptions become the 500 page."""
+    app.register_error_handler(HTTPException, render_error)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        return render_error(InternalServerError())

@@ -1,0 +1,73 @@
+"""Fan pages: identical for everyone, rendered from PostgreSQL and cached at the edge."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, make_response, render_template
+from flask.wrappers import Response
+
+from fanfare import content
+from fanfare.ballot import seconds_until
+from fanfare.caching import FAN_PAGE, cacheable
+
+bp = Blueprint("pages", __name__)
+
+
+def _expires_in(categories: list[dict]) -> float | None:
+    """Seconds until the first of these categories changes state by the clock."""
+    at = content.now()
+    moments = [c["next_transition"] for c in categories if c["next_transition"]]
+    return seconds_until(min(moments), at) if moments else None
+
+
+def _page(template: str, keys: list[str], shown: list[dict], **context) -> Response:
+    """Render a fan page under the fan-page policy, capped by the next transition of `shown`."""
+    response = make_response(render_template(template, **context))
+    return cacheable(response, FAN_PAGE, keys, expires_in=_expires_in(shown))
+
+
+@bp.get("/")
+def home() -> Response:
+    """The event home: every category and where its vote stands."""
+    event = content.current_event()
+    if event is None:
+        return _page("pages/empty.html", ["home"], [])
+    categories = content.categories(event["id"])
+    keys = ["home", f"event:{event['id']}", *(f"category:{c['id']}" for c in categories)]
+    return _page("pages/home.html", keys, categories, event=event, categories=categories)
+
+
+@bp.get("/awards/<slug>")
+def category(slug: str) -> Response:
+    """A category: its nominees and, while the window is open, the vote form."""
+    found = content.category(slug)
+    if found is None:
+        abort(404)
+    nominees = content.nominees(found["id"])
+    keys = [f"category:{found['id']}", *(f"nominee:{n['id']}" for n in nominees)]
+    return _page("pages/category.html", keys, [found], category=found, nominees=nominees)
+
+
+@bp.get("/nominees/<slug>")
+def nominee(slug: str) -> Response:
+    """A nominee's page: photo, bio and a way to vote."""
+    found = content.nominee(slug)
+    if found is None:
+        abort(404)
+    category = content.category_by_id(found["category_id"])
+    if category is None:
+        abort(404)
+    keys = [f"nominee:{found['id']}", f"category:{category['id']}"]
+    return _page("pages/nominee.html", keys, [category], nominee=found, category=category)
+
+
+@bp.get("/history")
+def history() -> Response:
+    """Past winners of every closed category."""
+    winners = content.winners()
+    keys = ["history", *(f"category:{w['category_id']}" for w in winners)]
+    return _page("pages/history.html", keys, [], winners=winners)
+
+
+def init_app(app: Flask) -> None:
+    """Register the fan pages."""
+    app.register_blueprint(bp)
