@@ -5,7 +5,19 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fanfare import assets, caching, config, db, errors, filters, health, redis_store, security
+from fanfare import (
+    assets,
+    caching,
+    config,
+    db,
+    edge,
+    errors,
+    filters,
+    health,
+    limits,
+    redis_store,
+    security,
+)
 
 
 def _base(name: str, overrides: dict | None) -> Flask:
@@ -21,8 +33,10 @@ def _base(name: str, overrides: dict | None) -> Flask:
         # Trust exactly the edge's hops; X-Forwarded-Host is never trusted (cache poisoning).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
+    edge.init_app(app)
     redis_store.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     caching.init_app(app)
     errors.init_app(app)
     assets.init_app(app)

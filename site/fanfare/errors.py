@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException, InternalServerError
+import psycopg
+import redis
+from flask import Flask, current_app, render_template
+from limits.errors import StorageError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from fanfare.caching import NOT_FOUND, cacheable
+from fanfare.db import DatabaseError
 
 TITLES = {
     400: "That didn't look right",
@@ -33,9 +37,26 @@ def render_error(exc: HTTPException):
     return response
 
 
+def unavailable(exc: Exception):
+    """A dependency is down: 503 with Retry-After, so clients and the edge back off."""
+    current_app.logger.warning("dependency unavailable: %r", exc)
+    response = render_error(
+        ServiceUnavailable("We're very busy right now. Please try again in a few seconds.")
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers; unexpected exceptions become the 500 page."""
     app.register_error_handler(HTTPException, render_error)
+    for dependency_error in (
+        redis.RedisError,
+        StorageError,
+        psycopg.OperationalError,
+        DatabaseError,
+    ):
+        app.register_error_handler(dependency_error, unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

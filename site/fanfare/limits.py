@@ -1,0 +1,41 @@
+"""Rate limits with flask-limiter on Redis, keyed by client IP, subnet or voter.
+
+The client IP is request.remote_addr after ProxyFix trusted exactly PROXY_HOPS hops, so a
+client-sent X-Forwarded-For cannot choose its own key. If Redis fails, the limiter raises and
+errors.py answers 503: limits are never silently switched off.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Flask, request
+from flask_limiter import Limiter
+
+# The usual Flask extension object: configured per app in init_app, state in app.extensions.
+limiter = Limiter(key_func=lambda: client_ip(), key_prefix="fanfare-limit")
+
+
+def client_ip() -> str:
+    """The client's address as seen by the edge."""
+    return request.remote_addr or "unknown"
+
+
+def client_subnet() -> str:
+    """The client's /24 (IPv4) or /64 (IPv6): one household, office or mobile NAT pool."""
+    try:
+        address = ipaddress.ip_address(client_ip())
+    except ValueError:
+        return "unknown"
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def init_app(app: Flask) -> None:
+    """Use the app's Redis for counters and fail loudly (503) rather than open."""
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = False
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = False
+    limiter.init_app(app)
