@@ -31,6 +31,15 @@ e2e: deps
 	@scripts/services.sh
 	$(BIN)/pytest e2e $(if $(BASE_URL),--base-url $(BASE_URL))
 
+# BENCH_QUICK=1 for a 2-3 minute smoke run; BENCH_ONLY=ingest,drain for some scenarios only.
+bench: deps $(VENV)/.bench-installed
+	@scripts/services.sh
+	$(BIN)/python bench/run.py
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
+
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
