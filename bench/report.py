@@ -33,7 +33,8 @@ def headline(results: dict) -> dict:
         out["ingest_votes_per_s_c50"] = fan
         out["ingest_vs_naive"] = _ratio(fan, ingest["naive"][low]["votes_per_s"])
         out["ingest_vs_ceiling"] = _ratio(fan, ingest["ceiling"][low]["votes_per_s"])
-        out["ingest_p99_ms_c50"] = ingest["fanfare"][low]["p99_ms"]
+        # No answer at all has no latency: report it as the 2 s client timeout.
+        out["ingest_p99_ms_c50"] = ingest["fanfare"][low]["p99_ms"] or 2000.0
         out["timeouts_c2000"] = ingest["fanfare"][high]["timeouts"]
         out["ingest_503_share_c2000"] = ingest["fanfare"][high]["share_503"]
     rss = results.get("ingest", {}).get("ingest_rss_mb_by_worker")
@@ -70,6 +71,10 @@ def headline(results: dict) -> dict:
 
 def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    return "no answers" if value is None else f"{value:.1f}"
 
 
 def _verdict(ok: bool) -> str:
@@ -158,7 +163,7 @@ def summary_markdown(data: dict) -> str:
             for c, row in by_c.items():
                 lines.append(
                     f"| {SYSTEM_LABELS[system]} | {_n(int(c))} | {_n(row['votes_per_s'])} | "
-                    f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {_n(row['non_202'])} | "
+                    f"{_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | {_n(row['non_202'])} | "
                     f"{_n(row['timeouts'])} |"
                 )
     if "spike" in s:
@@ -230,7 +235,10 @@ def plot(data: dict, path: Path) -> None:
         au = s["audience"]["origin_req_per_s"]
         ax[4].plot([int(n) for n in au], list(au.values()), marker="o")
         ax[4].set_xscale("log")
-        ax[4].set_ylim(bottom=0)
+        ax[4].set_ylim(0, max(au.values()) * 1.5 + 0.01)
+        ax[4].set_ylabel("origin requests/s")
+        ratio = s["audience"]["ratio_largest_vs_smallest"]
+        ax[4].text(0.05, 0.92, f"largest/smallest = {ratio}", transform=ax[4].transAxes)
         ax[4].set_xlabel("polling clients")
         ax[4].set_title("d. Origin requests/s, one results fragment")
     if "drain" in s:
@@ -275,9 +283,10 @@ def _ingest_panels(summary: dict, throughput, latency) -> None:
         throughput.bar(
             xs, [by_c[str(c)]["votes_per_s"] for c in conns], width, label=SYSTEM_LABELS[system]
         )
+        points = [(c, by_c[str(c)]["p99_ms"]) for c in conns if by_c[str(c)]["p99_ms"]]
         latency.plot(
-            conns,
-            [max(by_c[str(c)]["p99_ms"], 0.1) for c in conns],
+            [c for c, _ in points],
+            [p for _, p in points],
             marker="o",
             label=SYSTEM_LABELS[system],
         )
@@ -305,7 +314,11 @@ def _spike_panel(spike: dict, ax) -> None:
             rates.append((cur["added"] - prev["added"]) / dt)
             backlog.append(cur["backlog"])
     ax.plot(ts, rates, label="votes accepted/s")
-    ax.plot(ts, backlog, label="worker backlog (votes)")
+    ax.set_ylabel("votes accepted/s")
+    twin = ax.twinx()
+    twin.plot(ts, backlog, color="tab:orange", label="worker backlog (votes)")
+    twin.set_ylabel("worker backlog (votes)")
+    twin.legend(fontsize=8, loc="upper right")
     p = spike["profile_s"]
     ax.axvspan(
         p["quiet"],
@@ -316,4 +329,4 @@ def _spike_panel(spike: dict, ax) -> None:
     )
     ax.set_xlabel("seconds")
     ax.set_title("b. Spike: accepted votes/s and backlog")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
