@@ -37,9 +37,13 @@ def headline(results: dict) -> dict:
         out["ingest_p99_ms_c50"] = ingest["fanfare"][low]["p99_ms"] or 2000.0
         out["timeouts_c2000"] = ingest["fanfare"][high]["timeouts"]
         out["ingest_503_share_c2000"] = ingest["fanfare"][high]["share_503"]
-    rss = results.get("ingest", {}).get("ingest_rss_mb_by_worker")
+    # Ingest's workers are watched in a (2,000 connections through the edge) and f (direct).
+    rss = [
+        *results.get("ingest", {}).get("ingest_rss_mb_by_worker", {}).values(),
+        *results.get("memory", {}).get("ingest_rss_mb_by_worker", {}).values(),
+    ]
     if rss:
-        out["ingest_rss_mb"] = max(rss.values())
+        out["ingest_rss_mb"] = max(rss)
     web = results.get("memory", {}).get("web_rss_mb_by_worker")
     if web:
         out["web_rss_mb"] = max(web.values())
@@ -249,7 +253,7 @@ def plot(data: dict, path: Path) -> None:
         ax[5].set_title("e. Worker drain (votes/s persisted)")
     if "ingest" in s or "memory" in s:
         names, values = [], []
-        for pid, mb in s.get("ingest", {}).get("ingest_rss_mb_by_worker", {}).items():
+        for pid, mb in s.get("memory", {}).get("ingest_rss_mb_by_worker", {}).items():
             names.append(f"ingest {pid}")
             values.append(mb)
         for pid, mb in s.get("memory", {}).get("web_rss_mb_by_worker", {}).items():
@@ -279,11 +283,10 @@ def _ingest_panels(summary: dict, throughput, latency) -> None:
     conns = sorted({int(c) for by_c in summary.values() for c in by_c})
     width = 0.8 / len(summary)
     for i, (system, by_c) in enumerate(summary.items()):
-        xs = [j + i * width for j in range(len(conns))]
-        throughput.bar(
-            xs, [by_c[str(c)]["votes_per_s"] for c in conns], width, label=SYSTEM_LABELS[system]
-        )
-        points = [(c, by_c[str(c)]["p99_ms"]) for c in conns if by_c[str(c)]["p99_ms"]]
+        xs = [j + i * width for j, c in enumerate(conns) if str(c) in by_c]
+        rates = [by_c[str(c)]["votes_per_s"] for c in conns if str(c) in by_c]
+        throughput.bar(xs, rates, width, label=SYSTEM_LABELS[system])
+        points = [(c, by_c[str(c)]["p99_ms"]) for c in conns if by_c.get(str(c), {}).get("p99_ms")]
         latency.plot(
             [c for c, _ in points],
             [p for _, p in points],

@@ -30,7 +30,7 @@ SCENARIOS = {
     "spike": scenarios.spike,
     "drain": scenarios.drain,
     # Last: 2,000 connections straight at the web app may trip the edge's health probe.
-    "memory": scenarios.web_memory,
+    "memory": scenarios.memory,
 }
 RESULTS = BENCH / "results"
 

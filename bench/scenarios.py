@@ -70,18 +70,30 @@ def _settle(profile: Profile) -> None:
     time.sleep(profile.pause)
 
 
-def _wait_ingest_quiet(site: Site, timeout: float = 30) -> None:
-    """Wait until no vote has been added for 1.5 s: the edge may still be finishing requests
-    whose clients gave up, and those votes must not leak into the next measurement."""
-    client, deadline = site.redis(), time.monotonic() + timeout
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        added = stream_state(client)["added"]
-        if added != last:
-            last, since = added, time.monotonic()
-        elif time.monotonic() - since >= 1.5:
-            return
+def _votes_stored(site: Site) -> tuple[int, int]:
+    """Votes queued by ingest and rows inserted by the naive baseline, so far."""
+    with psycopg.connect(site.database_url, autocommit=True) as conn:
+        (naive,) = conn.execute("SELECT count(*) FROM naive_votes").fetchone()
+    return int(stream_state(site.redis())["added"]), int(naive)
+
+
+def _wait_ingest_quiet(site: Site, timeout: float = 30, still: float = 1.5) -> float:
+    """Wait until no vote has been stored for `still` seconds; return how long that took.
+
+    After wrk stops, the servers are still working through requests whose clients left (the edge
+    waits for ingest's answer; gunicorn's listen queue holds the naive app's connections). Votes
+    stored meanwhile must not be charged to the next run, nor its CPU.
+    """
+    started = since = time.monotonic()
+    last = None
+    while time.monotonic() - started < timeout:
+        now_stored = _votes_stored(site)
+        if now_stored != last:
+            last, since = now_stored, time.monotonic()
+        elif time.monotonic() - since >= still:
+            break
         time.sleep(0.25)
+    return round(since - started, 2)
 
 
 def _reset_votes(site: Site) -> None:
@@ -117,18 +129,34 @@ INGEST_SYSTEMS = {
 }
 
 
+# The edge keeps its backend connections to ingest open after a run (up to 2,000 after the
+# 2,000-connection run), and each holds one of ingest's worker_connections until gunicorn's
+# keep-alive expires: a direct run at 2,000 right after would find ingest full. So direct runs
+# stop at 500 connections.
+DIRECT_MAX_CONNECTIONS = 500
+
+
+def _applies(system: str, connections: int) -> bool:
+    return system != "fanfare_direct" or connections <= DIRECT_MAX_CONNECTIONS
+
+
 def ingest(site: Site, profile: Profile) -> dict:
     """Votes/s and latency at each concurrency, for fanfare and its comparisons, rounds rotated."""
     runs: dict[str, dict[int, list[dict]]] = {
-        s: {c: [] for c in profile.connections} for s in INGEST_SYSTEMS
+        s: {c: [] for c in profile.connections if _applies(s, c)} for s in INGEST_SYSTEMS
     }
     rss: dict[str, float] = {}
-    connections_seen = 0
+    # Open connections at ingest's port mid-run, per system, at the highest concurrency.
+    connections_seen: dict[str, int] = {}
     for c in profile.connections:
         for r in range(profile.rounds):
             for system in _rotate(list(INGEST_SYSTEMS), r):
+                if not _applies(system, c):
+                    continue
                 base = site.url(INGEST_SYSTEMS[system])
-                watch = c >= 2000 and system == "fanfare"
+                # Through the edge ingest may see fewer connections (Varnish pools them, or
+                # stops sending when its probe fails), so memory is also watched direct.
+                watch = c == max(profile.connections) and system.startswith("fanfare")
                 sampler = RssSampler({"ingest": site.pid("ingest")}) if watch else None
                 before = varnish_counters(site.edge_workdir()) if system == "fanfare" else {}
                 wrk = loadgen.Wrk(
@@ -141,7 +169,8 @@ def ingest(site: Site, profile: Profile) -> dict:
                 if sampler:
                     with sampler:
                         time.sleep(profile.ingest_seconds / 2)
-                        connections_seen = max(connections_seen, established(site.port("ingest")))
+                        seen = established(site.port("ingest"))
+                        connections_seen[system] = max(connections_seen.get(system, 0), seen)
                         result = wrk.result()
                     for pid, peak in sampler.peaks["ingest"].items():
                         rss[str(pid)] = max(rss.get(str(pid), 0.0), round(peak, 1))
@@ -160,6 +189,7 @@ def ingest(site: Site, profile: Profile) -> dict:
                     f"p99 {result.p99_ms:7.1f} ms  timeouts {result.timeouts}",
                     flush=True,
                 )
+                runs[system][c][-1]["busy_after_s"] = _wait_ingest_quiet(site, still=0.75)
                 _settle(profile)
     summary = {
         system: {str(c): _median_rows(rows) for c, rows in by_c.items()}
@@ -169,7 +199,7 @@ def ingest(site: Site, profile: Profile) -> dict:
         "summary": summary,
         "runs": {s: {str(c): rows for c, rows in by_c.items()} for s, by_c in runs.items()},
         "ingest_rss_mb_by_worker": rss,
-        "ingest_connections_at_c2000": connections_seen,
+        "ingest_connections_at_peak": connections_seen,
     }
 
 
@@ -218,18 +248,28 @@ def _median_rows(rows: list[dict]) -> dict:
 # --- f. memory -----------------------------------------------------------------------------------
 
 
-def web_memory(site: Site, profile: Profile) -> dict:
-    """Peak RSS of each web worker while 2,000 connections read a page straight from it."""
-    with RssSampler({"web": site.pid("web")}) as sampler:
-        result = loadgen.gets(
-            site.url("web"),
-            [f"/awards/{site.category_slug}"],
-            connections=2000,
-            seconds=profile.rss_seconds,
-        )
-    peaks = {str(pid): round(mb, 1) for pid, mb in sampler.peaks["web"].items()}
-    print(f"  f. web workers at 2,000 connections: peak RSS {peaks} MB", flush=True)
-    return {"web_rss_mb_by_worker": peaks, "web_run": result.as_dict()}
+def memory(site: Site, profile: Profile) -> dict:
+    """Peak RSS of each ingest and web worker with 2,000 connections open straight at it."""
+    out: dict = {}
+    loads = {
+        "ingest": lambda: loadgen.votes(
+            site.url("ingest"), site.category_id, site.nominees,
+            connections=2000, seconds=profile.rss_seconds,
+        ),
+        "web": lambda: loadgen.gets(
+            site.url("web"), [f"/awards/{site.category_slug}"],
+            connections=2000, seconds=profile.rss_seconds,
+        ),
+    }  # fmt: skip
+    for name, load in loads.items():
+        _wait_ingest_quiet(site)
+        with RssSampler({name: site.pid(name)}) as sampler:
+            result = load()
+        peaks = {str(pid): round(mb, 1) for pid, mb in sampler.peaks[name].items()}
+        out[f"{name}_rss_mb_by_worker"] = peaks
+        out[f"{name}_run"] = result.as_dict()
+        print(f"  f. {name} workers at 2,000 connections: peak RSS {peaks} MB", flush=True)
+    return out
 
 
 # --- c. read path --------------------------------------------------------------------------------
@@ -431,7 +471,9 @@ def spike(site: Site, profile: Profile) -> dict:
         "timeouts": sum(r.timeouts for r in results),
         "p99_ms_worst_generator": max(r.p99_ms for r in results),
         "p50_ms_median_generator": median([r.p50_ms for r in results]),
+        # From the end of the decline (the last vote sent) until every vote is persisted.
         "drain_s_after_peak": round(drained_at - votes_done, 2) if drained_at else None,
+        "backlog_max": max((s["backlog"] for s in timeline.samples), default=0),
         "tallied_votes": int(tallied),
         "edge": {
             k.removeprefix("MAIN."): edge_after.get(k, 0) - edge_before.get(k, 0)
