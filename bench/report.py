@@ -30,13 +30,22 @@ def headline(results: dict) -> dict:
     if ingest:
         low, high = min(ingest["fanfare"], key=int), max(ingest["fanfare"], key=int)
         fan = ingest["fanfare"][low]["votes_per_s"]
-        out["ingest_votes_per_s_c50"] = fan
+        out[f"ingest_votes_per_s_c{low}"] = fan
         out["ingest_vs_naive"] = _ratio(fan, ingest["naive"][low]["votes_per_s"])
         out["ingest_vs_ceiling"] = _ratio(fan, ingest["ceiling"][low]["votes_per_s"])
         # No answer at all has no latency: report it as the 2 s client timeout.
         out["ingest_p99_ms_c50"] = ingest["fanfare"][low]["p99_ms"] or 2000.0
         out["timeouts_c2000"] = ingest["fanfare"][high]["timeouts"]
         out["ingest_503_share_c2000"] = ingest["fanfare"][high]["share_503"]
+        for c, row in ingest["fanfare"].items():
+            if c != low:
+                out[f"ingest_votes_per_s_c{c}"] = row["votes_per_s"]
+                out[f"ingest_vs_naive_c{c}"] = _ratio(
+                    row["votes_per_s"], ingest["naive"][c]["votes_per_s"]
+                )
+                out[f"ingest_vs_ceiling_c{c}"] = _ratio(
+                    row["votes_per_s"], ingest["ceiling"][c]["votes_per_s"]
+                )
     # Ingest's workers are watched in a (2,000 connections through the edge) and f (direct).
     rss = [
         *results.get("ingest", {}).get("ingest_rss_mb_by_worker", {}).values(),
@@ -111,6 +120,15 @@ def summary_markdown(data: dict) -> str:
                 "≥ 60%",
                 f"{h['ingest_vs_ceiling']:.0%}",
                 h["ingest_vs_ceiling"] >= 0.6,
+            ),
+            *(
+                (
+                    f"Ingest vs naive / vs hello world, {_n(int(c))} connections",
+                    "≥ 3× / ≥ 60%",
+                    f"{h[f'ingest_vs_naive_c{c}']:.2f}× / {h[f'ingest_vs_ceiling_c{c}']:.0%}",
+                    h[f"ingest_vs_naive_c{c}"] >= 3 and h[f"ingest_vs_ceiling_c{c}"] >= 0.6,
+                )
+                for c in sorted(s["ingest"]["summary"]["fanfare"], key=int)[1:]
             ),
             (
                 "Ingest p99 at 50 connections",

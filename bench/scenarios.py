@@ -26,12 +26,12 @@ class Profile:
     """How long and how often: the full run, or BENCH_QUICK=1's smoke run."""
 
     rounds: int = 3
-    ingest_seconds: float = 6
+    ingest_seconds: float = 5
     connections: tuple[int, ...] = (50, 500, 2000)
     read_seconds: float = 5
     read_connections: int = 100
     audiences: tuple[int, ...] = (10, 100, 1000, 2000)
-    audience_seconds: float = 8
+    audience_seconds: float = 6
     spike_quiet: float = 30
     spike_ramp: float = 4
     spike_peak: float = 10
@@ -40,7 +40,7 @@ class Profile:
     drain_votes: int = 200_000
     drain_rounds: int = 2
     rss_seconds: float = 6
-    pause: float = 1.0
+    pause: float = 0.5
 
 
 QUICK = Profile(
