@@ -216,3 +216,43 @@ def test_redis_down_answers_503_and_never_202(voter, open_category, redis_server
 def test_unknown_receipts_are_404(voter):
     assert voter.get("/votes/not-a-receipt").status_code == 404
     assert voter.get("/votes/0192f0c4-8a3b-7c2d-9e4f-0123456789ab").status_code == 404
+
+
+def test_redis_out_of_memory_answers_503(voter, open_category, redis_url):
+    category, nominees = open_category
+    with redis.Redis.from_url(redis_url) as r:
+        r.config_set("maxmemory", 1)  # every write is refused: noeviction
+        try:
+            response = voter.post(
+                "/votes", data={"category": category, "nominee": nominees[0]}, headers=HX
+            )
+        finally:
+            r.config_set("maxmemory", 0)
+        assert not r.exists(STREAM)
+
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_ingest_keeps_accepting_on_the_last_ballot_when_postgres_is_gone(
+    demo, redis_url, open_category
+):
+    category, nominees = open_category
+    first = create_ingest_app(app_settings(demo, redis_url))
+    first.test_client().post("/votes", data={"category": category, "nominee": 999}, headers=HX)
+    db.close(first)
+    # A fresh process whose PostgreSQL is unreachable falls back on the shared (stale) ballot.
+    second = create_ingest_app(
+        app_settings(
+            "postgresql://127.0.0.1:1/nowhere?connect_timeout=1",
+            redis_url,
+            BALLOT_CACHE_SECONDS=0,
+        )
+    )
+    try:
+        response = second.test_client().post(
+            "/votes", data={"category": category, "nominee": nominees[2]}, headers=HX
+        )
+    finally:
+        db.close(second)
+
+    assert response.status_code == 202

@@ -1,10 +1,13 @@
 """The ballot as ingest sees it: no PostgreSQL query per vote.
 
 Two levels: each process keeps the ballot in memory for BALLOT_REFRESH_SECONDS; flask-caching
-(on Redis) shares one copy between processes for BALLOT_CACHE_SECONDS, so PostgreSQL sees about one
-query per couple of seconds whatever the vote rate. One caller refreshes while the others keep
-using the copy in hand, and if PostgreSQL is down the last ballot stays in use: ingest keeps
+(on Redis) shares one copy between processes, reloaded from PostgreSQL once it is older than
+BALLOT_CACHE_SECONDS, so PostgreSQL sees about one query per couple of seconds whatever the vote
+rate. One caller refreshes while the others keep using the copy in hand. If PostgreSQL is down,
+the last ballot (this process's, or the shared one, kept for a day) stays in use: ingest keeps
 accepting votes, and the worker re-judges every one of them anyway.
+
+After a publish, `forget(redis_client)` from any process makes every ingest reload within a second.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import threading
 import time
 
+import psycopg
 import redis
 from flask import Flask, current_app
 from flask_caching import Cache
@@ -23,6 +27,9 @@ from fanfare.ballot import Ballot, load_ballot
 log = logging.getLogger(__name__)
 EXTENSION = "fanfare.ballot_cache"
 CACHE_KEY = "ballot"
+CACHE_PREFIX = "fanfare-cache:"
+KEEP_SECONDS = 86400
+LOAD_TIMEOUT_SECONDS = 2.0
 
 
 class BallotCache:
@@ -51,31 +58,39 @@ class BallotCache:
             self._lock.release()
 
     def _refresh(self) -> None:
+        shared: tuple[float, Ballot] | None = None
         try:
-            ballot = self.cache.get(CACHE_KEY)
-            if ballot is None:
-                with db.connection() as conn:
-                    ballot = load_ballot(conn)
-                self.cache.set(CACHE_KEY, ballot, timeout=self.cache_seconds)
-        except (db.DatabaseError, redis.RedisError) as exc:
-            if self._ballot is None:
+            shared = self.cache.get(CACHE_KEY)
+            if shared is None or time.time() - shared[0] >= self.cache_seconds:
+                shared = (time.time(), _load())
+                self.cache.set(CACHE_KEY, shared, timeout=KEEP_SECONDS)
+            ballot = shared[1]
+        except (psycopg.OperationalError, redis.RedisError) as exc:
+            fallback = self._ballot or (shared[1] if shared else None)
+            if fallback is None:
                 raise
             log.warning("ballot refresh failed (%s); keeping the last one", exc)
-            ballot = self._ballot
+            ballot = fallback
         self._ballot = ballot
         self._fresh_until = time.monotonic() + self.refresh_seconds
 
-    def forget(self) -> None:
-        """Drop the shared copy (after a publish); processes reload within refresh_seconds."""
-        self.cache.delete(CACHE_KEY)
-        self._fresh_until = 0.0
+
+def _load() -> Ballot:
+    """Load from PostgreSQL, giving up after a couple of seconds rather than the pool's 30."""
+    with db.pool().connection(timeout=LOAD_TIMEOUT_SECONDS) as conn:
+        return load_ballot(conn)
+
+
+def forget(client: redis.Redis) -> None:
+    """Drop the shared copy (after a publish); every ingest reloads within refresh_seconds."""
+    client.delete(CACHE_PREFIX + CACHE_KEY)
 
 
 def init_app(app: Flask) -> None:
     """A flask-caching Redis cache for the shared copy, and this process's BallotCache."""
     app.config.setdefault("CACHE_TYPE", "RedisCache")
     app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
-    app.config.setdefault("CACHE_KEY_PREFIX", "fanfare-cache:")
+    app.config.setdefault("CACHE_KEY_PREFIX", CACHE_PREFIX)
     cache = Cache(app)
     app.extensions[EXTENSION] = BallotCache(
         cache,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg
 import redis
 from flask import Blueprint, Flask, current_app, redirect, render_template, request
 from flask.wrappers import Response
@@ -136,7 +137,7 @@ def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:
     """Category and nominee names from the cached ballot, if it can be had."""
     try:
         ballot: Ballot = ballot_cache.ballot()
-    except (db.DatabaseError, redis.RedisError):
+    except (db.DatabaseError, psycopg.OperationalError, redis.RedisError):
         return None, None
     rules = ballot.categories.get(category_id)
     if rules is None:
@@ -204,6 +205,7 @@ def _refused(exc: HTTPException) -> Response:
 @bp.errorhandler(redis.RedisError)
 @bp.errorhandler(StorageError)
 @bp.errorhandler(db.DatabaseError)
+@bp.errorhandler(psycopg.OperationalError)
 def _unavailable(exc: Exception) -> Response:
     """Redis (queue or limiter) or, with no ballot yet, PostgreSQL is down: 503, never 202."""
     current_app.logger.warning("vote refused, dependency unavailable: %r", exc)
