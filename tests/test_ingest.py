@@ -8,12 +8,22 @@ import psycopg
 import pytest
 import redis
 
-from conftest import app_settings
 from fanfare import db
 from fanfare.app import create_ingest_app
 from fanfare.stream import STREAM
 
 HX = {"HX-Request": "true"}
+
+
+def app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
+    """Settings for an in-process ingest app on the test's database and Redis."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        **extra,
+    }
 
 
 def ids(database_url: str, category_slug: str) -> tuple[int, list[int]]:
