@@ -181,6 +181,7 @@ def test_cross_origin_post_is_403_and_queues_nothing(voter, open_category, heade
     assert response.status_code == 403
     assert "only be sent from this site" in response.get_data(as_text=True)
     assert "Set-Cookie" not in response.headers
+    assert response.headers["Cache-Control"] == "private, no-store"
     assert stream_length(redis_url) == 0
 
 

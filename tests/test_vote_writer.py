@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from fanfare.stream import DEAD_LETTERS, GROUP, STREAM, Vote, decode, server_time, uuid7
-from workers.vote_writer import store
+from workers.vote_writer import APPLICATION, store
 
 HX = {"HX-Request": "true"}
 OPEN_LIMITS = {
@@ -280,6 +280,23 @@ def test_undecodable_entries_go_to_the_dead_letter_stream(make_stack, demo, redi
     assert counted(demo) == 1
 
 
+def test_a_vote_postgres_refuses_is_dead_lettered_and_the_rest_counted(make_stack, demo, redis_url):
+    poison = vote_for(demo, "breakthrough-artist", voter="nul\x00byte")  # text cannot hold NUL
+    good = vote_for(demo, "breakthrough-artist", voter="fine")
+    with redis.Redis.from_url(redis_url) as r:
+        r.xadd(STREAM, poison.fields())
+        r.xadd(STREAM, good.fields())
+
+        make_stack(demo, redis_url, "worker")
+        wait_until(lambda: all_acked(redis_url))
+
+        [(_, dead)] = r.xrange(DEAD_LETTERS)
+        assert r.hget(f"receipt:{good.vote_id}", "s") == b"counted"
+    assert dead[b"v"] == str(poison.vote_id).encode()
+    assert b"refused by PostgreSQL" in dead[b"error"]
+    assert counted(demo) == 1
+
+
 def test_writer_survives_redis_going_away(make_stack, demo, redis_url, redis_server):
     stack = make_stack(demo, redis_url, "worker")
     with redis.Redis.from_url(redis_url) as r:
@@ -293,6 +310,27 @@ def test_writer_survives_redis_going_away(make_stack, demo, redis_url, redis_ser
         r.xadd(STREAM, vote.fields())
     wait_until(lambda: counted(demo) == 1)
     assert stack.processes["worker"].poll() is None
+
+
+def test_writer_reconnects_when_its_postgres_connection_is_killed(make_stack, demo, redis_url):
+    stack = make_stack(demo, redis_url, "worker")
+    first = vote_for(demo, "breakthrough-artist", voter="a")
+    with redis.Redis.from_url(redis_url) as r:
+        r.xadd(STREAM, first.fields())
+        wait_until(lambda: counted(demo) == 1)
+
+        killed = one(
+            demo,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            (APPLICATION,),
+        )
+        r.xadd(STREAM, vote_for(demo, "breakthrough-artist", voter="b").fields())
+        wait_until(lambda: counted(demo) == 2)
+
+    assert killed == 1
+    assert stack.processes["worker"].poll() is None
+    assert "retrying in" in stack.log("worker").read_text()
 
 
 def test_first_sigterm_stops_the_writer_warmly(make_stack, demo, redis_url):

@@ -48,6 +48,7 @@ CLAIM_EVERY_SECONDS = 5.0
 TRIM_EVERY_SECONDS = 10.0
 # Results are purged at the edge at most this often per category, however fast votes arrive.
 PURGE_EVERY_SECONDS = 1.0
+APPLICATION = "fanfare-vote-writer"
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, psycopg.OperationalError)
 
 INSERT_VOTES = """
@@ -214,6 +215,11 @@ class VoteWriter:
                 log.warning("%s; retrying in %.1fs", exc.__class__.__name__, delay)
                 self._reset()
                 time.sleep(delay)
+            except Exception:  # a bug or a surprise: never exit, the entries stay pending
+                delay = backoff.next()
+                log.exception("unexpected error; retrying in %.1fs", delay)
+                self._reset()
+                time.sleep(delay)
         self.close()
 
     def step(self) -> int:
@@ -229,38 +235,65 @@ class VoteWriter:
 
     def handle(self, entries: list[Entry]) -> None:
         """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK."""
-        votes: list[Vote] = []
+        decoded: list[tuple[bytes, dict, Vote]] = []
         dead: list[tuple[bytes, dict, str]] = []
         for entry_id, fields in entries:
             if fields is None:  # deleted from the stream while pending: nothing to store
                 continue
             try:
-                votes.append(decode(fields))
+                decoded.append((entry_id, fields, decode(fields)))
             except DecodeError as exc:
                 dead.append((entry_id, fields, str(exc)))
-        statuses: dict[uuid.UUID, Status] = {}
-        changed: set[int] = set()
-        if votes:
-            statuses, changed = store(self._connection(), votes)
+        statuses, changed = self._store(decoded, dead)
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, fields, error in dead:
             log.error("dead-lettering entry %s: %s", entry_id, error)
             pipe.xadd(DEAD_LETTERS, {**fields, b"entry": entry_id, b"error": error})
-        by_id = {vote.vote_id: vote for vote in votes}
-        for vote_id, (state, reason) in statuses.items():
-            vote = by_id[vote_id]
+        for _, _, vote in decoded:
+            if vote.vote_id not in statuses:
+                continue
+            state, reason = statuses[vote.vote_id]
             mapping = {"s": state, "c": vote.category_id, "n": vote.nominee_id}
             if reason:
                 mapping["r"] = reason
-            pipe.hset(receipt_key(str(vote_id)), mapping=mapping)
-            pipe.expire(receipt_key(str(vote_id)), KEEP_SECONDS)
+            pipe.hset(receipt_key(str(vote.vote_id)), mapping=mapping)
+            pipe.expire(receipt_key(str(vote.vote_id)), KEEP_SECONDS)
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed
 
+    def _store(
+        self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
+    ) -> tuple[dict[uuid.UUID, Status], set[int]]:
+        """The batch in one transaction; if PostgreSQL rejects it, vote by vote (poison aside)."""
+        if not decoded:
+            return {}, set()
+        conn = self._connection()
+        try:
+            return store(conn, [vote for _, _, vote in decoded])
+        except psycopg.OperationalError:
+            raise  # PostgreSQL is away: the whole batch is retried after a backoff
+        except psycopg.Error:
+            log.exception("batch refused; storing its %d votes one by one", len(decoded))
+        statuses: dict[uuid.UUID, Status] = {}
+        changed: set[int] = set()
+        for entry_id, fields, vote in decoded:
+            try:
+                one_status, one_changed = store(conn, [vote])
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                dead.append((entry_id, fields, f"refused by PostgreSQL: {exc}"))
+                continue
+            statuses.update(one_status)
+            changed |= one_changed
+        return statuses, changed
+
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+            self.conn = psycopg.connect(
+                self.conninfo, autocommit=True, connect_timeout=5, application_name=APPLICATION
+            )
         return self.conn
 
     def _ensure_group(self) -> None:
