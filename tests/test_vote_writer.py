@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from fanfare.stream import DEAD_LETTERS, GROUP, STREAM, Vote, decode, server_time, uuid7
-from workers.vote_writer import APPLICATION, store
+from workers.vote_store import store
+from workers.vote_writer import APPLICATION
 
 HX = {"HX-Request": "true"}
 OPEN_LIMITS = {
