@@ -134,6 +134,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
               f"concurrency {args.concurrency}, ingest workers {args.ingest_workers}")  # fmt: skip
 
         statuses: Counter[int] = Counter()
+        origins: Counter[str] = Counter()
         latencies: list[float] = []
         receipts: list[str] = []
 
@@ -151,6 +152,9 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                     })  # fmt: skip
                     latencies.append(time.perf_counter() - started)
                     statuses[status] += 1
+                    if status >= 500:
+                        # Ours is a friendly fragment; Varnish's own 503 means it gave up.
+                        origins["ingest" if "very busy" in text else "edge"] += 1
                     if status == 202:
                         receipts.append(RECEIPT.search(text).group(1))
             finally:
@@ -189,7 +193,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         Pool(50).map(check, [receipts[i::50] for i in range(50)])
 
         fives = sum(n for code, n in statuses.items() if code >= 500)
-        print(f"answers: {dict(sorted(statuses.items()))}")
+        print(f"answers: {dict(sorted(statuses.items()))}; 5xx from {dict(origins)}")
         print(f"votes/s (202s / wall time of the voting phase): {accepted / elapsed:,.0f}"
               f"  [{accepted} in {elapsed:.2f} s]")  # fmt: skip
         print(f"latency ms: p50 {percentile(latencies, .5) * 1000:.1f}  "
@@ -216,11 +220,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--ingest-workers", type=int, default=2)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="fanfare-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="fanfare-vote-load-"))
+    code = 1
     try:
-        return run(args, workdir)
+        code = run(args, workdir)
+        return code
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if code == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"logs kept in {workdir}/stack")
 
 
 if __name__ == "__main__":
