@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -267,3 +268,33 @@ def test_ingest_keeps_accepting_on_the_last_ballot_when_postgres_is_gone(
         db.close(second)
 
     assert response.status_code == 202
+
+
+def test_votes_survive_redis_forgetting_its_scripts(voter, open_category, redis_url):
+    category, nominees = open_category
+    with redis.Redis.from_url(redis_url) as r:
+        r.script_flush()  # as after a Redis restart: EVALSHA answers NOSCRIPT
+
+    response = voter.post("/votes", data={"category": category, "nominee": nominees[0]}, headers=HX)
+
+    assert response.status_code == 202
+    assert stream_length(redis_url) == 1
+
+
+def test_concurrent_votes_share_pipelines(ingest, open_category, redis_url):
+    category, nominees = open_category
+    stats = ingest.extensions["fanfare.metrics"]
+
+    def cast(i: int) -> int:
+        form = {"category": category, "nominee": nominees[i % len(nominees)]}
+        return ingest.test_client().post("/votes", data=form, headers=HX).status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(cast, range(200)))
+
+    assert codes == [202] * 200 and stream_length(redis_url) == 200
+    # Three limiter counters and one quota+XADD script per vote, in fewer flushes than commands.
+    assert stats["gather_commands"] == 800
+    assert stats["gather_flushes"] < 800
+    metrics = ingest.test_client().get("/metrics").get_data(as_text=True)
+    assert "fanfare_gather_commands 800" in metrics

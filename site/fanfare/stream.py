@@ -1,21 +1,21 @@
-"""The votes stream: names, entry encoding, the quota+XADD script and the flusher that batches it.
+"""The votes stream: names, entry encoding, and the quota+XADD script that ingest runs per vote.
 
-Ingest calls `VoteQueue.enqueue`; concurrent calls are gathered by one flusher thread (a greenlet
-under gevent) into a single pipeline of EVALSHAs, so a burst of votes costs one Redis round trip
-per flush instead of one per vote. Each caller still waits for its own script reply, so a 202 is
-only ever sent for a vote that Redis has appended to the stream.
+Ingest calls `VoteQueue.enqueue`; the script runs through the process's Gatherer (gather.py), so
+concurrent votes share one pipeline per flush instead of one round trip each. Each caller still
+waits for its own script reply, so a 202 is only ever sent for a vote that Redis has appended to
+the stream.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
+from fanfare.gather import Gatherer
 
 STREAM = "votes"
 GROUP = "vote-writers"
@@ -124,32 +124,12 @@ return {1, ARGV[4]}
 """
 
 
-class _Waiter:
-    """One caller's place in a flush: its arguments, then its reply or error."""
-
-    __slots__ = ("args", "done", "reply", "error")
-
-    def __init__(self, args: tuple) -> None:
-        self.args = args
-        self.done = threading.Event()
-        self.reply: object = None
-        self.error: BaseException | None = None
-
-
 class VoteQueue:
-    """Appends votes to the stream through the quota script, many callers per round trip."""
+    """Appends votes to the stream through the quota script, in shared flushes."""
 
-    def __init__(
-        self, client: redis.Redis, *, max_batch: int = 500, wait_seconds: float = 10.0
-    ) -> None:
-        self.client = client
-        self.max_batch = max_batch
-        self.wait_seconds = wait_seconds
-        self.sha: str | None = None  # loaded on the first flush
-        self._pending: list[_Waiter] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+    def __init__(self, gatherer: Gatherer) -> None:
+        self.gatherer = gatherer
+        self.sha = gatherer.script(ENQUEUE_LUA, hashlib.sha1(ENQUEUE_LUA.encode()).hexdigest())
 
     def enqueue(self, vote: Vote, *, max_votes: int, quota_ttl: int) -> tuple[bool, str]:
         """Queue a vote unless the voter's quota for its window is used up.
@@ -159,64 +139,7 @@ class VoteQueue:
         """
         vote_id = str(vote.vote_id)
         keys = (STREAM, quota_key(vote.window_id, vote.voter_id), receipt_key(vote_id))
-        flat = [x for pair in vote.fields().items() for x in pair]
         args = (max_votes, quota_ttl, KEEP_SECONDS, vote_id, vote.category_id, vote.nominee_id)
-        waiter = _Waiter((*keys, *args, *flat))
-        with self._lock:
-            self._pending.append(waiter)
-            self._wake.set()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="vote-flusher", daemon=True)
-                self._thread.start()
-        if not waiter.done.wait(self.wait_seconds):
-            raise redis.TimeoutError("the vote queue did not answer in time")
-        if waiter.error is not None:
-            raise waiter.error
-        queued, receipt = waiter.reply  # type: ignore[misc]
+        flat = [x for pair in vote.fields().items() for x in pair]
+        queued, receipt = self.gatherer.call("EVALSHA", self.sha, 3, *keys, *args, *flat)  # type: ignore[misc]
         return bool(queued), receipt.decode() if isinstance(receipt, bytes) else str(receipt)
-
-    def _run(self) -> None:
-        """Take whatever is pending, flush it as one pipeline, repeat."""
-        while True:
-            self._wake.wait()
-            with self._lock:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                if not self._pending:
-                    self._wake.clear()
-            if batch:
-                self._flush(batch)
-
-    def _flush(self, batch: list[_Waiter]) -> None:
-        """One pipeline for the batch; every waiter gets its own reply or error."""
-        try:
-            if self.sha is None:
-                self.sha = self.client.script_load(ENQUEUE_LUA)
-            replies = self._evalsha_all(batch)
-            if any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
-                # Redis restarted and lost its script cache: load it and retry those votes.
-                self.sha = self.client.script_load(ENQUEUE_LUA)
-                retry = [w for w, r in zip(batch, replies, strict=True) if _noscript(r)]
-                for waiter, reply in zip(retry, self._evalsha_all(retry), strict=True):
-                    replies[batch.index(waiter)] = reply
-        except Exception as exc:  # every waiter must hear back, whatever went wrong
-            for waiter in batch:
-                waiter.error = exc
-                waiter.done.set()
-            return
-        for waiter, reply in zip(batch, replies, strict=True):
-            if isinstance(reply, Exception):
-                waiter.error = reply
-            else:
-                waiter.reply = reply
-            waiter.done.set()
-
-    def _evalsha_all(self, batch: list[_Waiter]) -> list:
-        pipe = self.client.pipeline(transaction=False)
-        for waiter in batch:
-            pipe.evalsha(self.sha, 3, *waiter.args)
-        return pipe.execute(raise_on_error=False)
-
-
-def _noscript(reply: object) -> bool:
-    return isinstance(reply, redis.exceptions.NoScriptError)

@@ -18,7 +18,7 @@ from limits.errors import StorageError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from fanfare import db, redis_store, voters
+from fanfare import db, gather, redis_store, voters
 from fanfare.ballot import Ballot, Reason, judge
 from fanfare.caching import PRIVATE
 from fanfare.ingest import ballot_cache
@@ -219,5 +219,5 @@ def init_app(app: Flask) -> None:
     for name, default in LIMITS.items():
         app.config.setdefault(name, default)
     ballot_cache.init_app(app)
-    app.extensions[QUEUE] = VoteQueue(app.extensions[redis_store.EXTENSION])
+    app.extensions[QUEUE] = VoteQueue(gather.for_app(app))
     app.register_blueprint(bp)
