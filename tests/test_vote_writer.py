@@ -237,6 +237,30 @@ def test_fifty_concurrent_votes_from_one_voter_count_max_votes(make_stack, demo,
     assert counted(demo) == 3
 
 
+def test_two_writers_at_once_count_each_vote_once_and_keep_the_quota(make_stack, demo, redis_url):
+    # 40 voters x 10 votes straight into the stream, past Redis's quota (max 1 per voter).
+    votes = [
+        vote_for(demo, "breakthrough-artist", voter=f"voter-{v}", nominee=k % 6)
+        for k in range(10)
+        for v in range(40)
+    ]
+    with redis.Redis.from_url(redis_url) as r:
+        for vote in votes:
+            r.xadd(STREAM, vote.fields())
+
+    first = make_stack(demo, redis_url, "worker", FANFARE_WRITER_BATCH="25")
+    second = make_stack(demo, redis_url, "worker", FANFARE_WRITER_BATCH="25")
+    wait_until(lambda: all_acked(redis_url))
+
+    with redis.Redis.from_url(redis_url) as r:
+        consumers = {c["name"] for c in r.xinfo_consumers(STREAM, GROUP) if c["pending"] == 0}
+    assert len(consumers) == 2  # two writers in one group, each with its own consumer
+    assert stored(demo) == 400
+    assert counted(demo) == stored(demo, "counted") == 40
+    assert stored(demo, "reject_reason = 'over_quota'") == 360
+    assert first.processes["worker"].poll() is None and second.processes["worker"].poll() is None
+
+
 def test_window_closing_between_ingest_and_worker_stores_the_vote_as_rejected(
     make_stack, demo, redis_url
 ):

@@ -291,6 +291,7 @@ def main() -> None:
             os.environ.get("FANFARE_EDGE_URLS") or str(DEFAULTS["EDGE_URLS"])
         ),
         claim_idle_ms=int(os.environ.get("FANFARE_CLAIM_IDLE_MS", "30000")),
+        batch=int(os.environ.get("FANFARE_WRITER_BATCH", str(BATCH))),
     )
 
     def stop(signum: int, frame: object) -> None:

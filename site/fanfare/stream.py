@@ -141,5 +141,6 @@ class VoteQueue:
         keys = (STREAM, quota_key(vote.window_id, vote.voter_id), receipt_key(vote_id))
         args = (max_votes, quota_ttl, KEEP_SECONDS, vote_id, vote.category_id, vote.nominee_id)
         flat = [x for pair in vote.fields().items() for x in pair]
-        queued, receipt = self.gatherer.call("EVALSHA", self.sha, 3, *keys, *args, *flat)  # type: ignore[misc]
+        reply = self.gatherer.call("EVALSHA", self.sha, 3, *keys, *args, *flat)
+        queued, receipt = reply  # type: ignore[misc]
         return bool(queued), receipt.decode() if isinstance(receipt, bytes) else str(receipt)
