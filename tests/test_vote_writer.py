@@ -14,7 +14,7 @@ import redis
 
 from fanfare.stream import DEAD_LETTERS, GROUP, STREAM, Vote, decode, server_time, uuid7
 from workers.vote_store import store
-from workers.vote_writer import APPLICATION
+from workers.vote_writer import APPLICATION, VoteWriter
 
 HX = {"HX-Request": "true"}
 OPEN_LIMITS = {
@@ -368,6 +368,43 @@ def test_first_sigterm_stops_the_writer_warmly(make_stack, demo, redis_url):
 
     assert process.returncode == 0
     assert "stopped" in stack.log("worker").read_text()
+
+
+def test_trimming_keeps_every_entry_not_yet_acked(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        writer = VoteWriter(redis_client=r, conninfo=demo, consumer="me")
+        r.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        ids = [r.xadd(STREAM, {"n": str(i)}) for i in range(6)]
+        r.xreadgroup(GROUP, "elsewhere", {STREAM: ">"}, count=6)
+        r.xack(STREAM, GROUP, *ids[:3])
+
+        writer.trim()
+        kept_while_pending = [entry_id for entry_id, _ in r.xrange(STREAM)]
+        r.xack(STREAM, GROUP, *ids[3:])
+        undelivered = r.xadd(STREAM, {"n": "6"})
+        writer.trim()
+        kept_after_ack = [entry_id for entry_id, _ in r.xrange(STREAM)]
+
+    assert kept_while_pending == ids[3:]
+    assert kept_after_ack == [ids[5], undelivered]  # the last delivered, and the undelivered
+
+
+def test_consumers_with_nothing_pending_are_forgotten(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        writer = VoteWriter(redis_client=r, conninfo=demo, consumer="me")
+        writer.forget_consumer_after_ms = 0
+        r.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        for i in range(3):
+            r.xadd(STREAM, {"n": str(i)})
+        r.xreadgroup(GROUP, "crashed", {STREAM: ">"}, count=1)  # left one entry pending
+        for name in ("restarted", "me"):  # each took one entry and acked it
+            [[_, [(entry_id, _)]]] = r.xreadgroup(GROUP, name, {STREAM: ">"}, count=1)
+            r.xack(STREAM, GROUP, entry_id)
+
+        writer.forget_idle_consumers()
+        names = {c["name"] for c in r.xinfo_consumers(STREAM, GROUP)}
+
+    assert names == {b"crashed", b"me"}
 
 
 def test_decode_round_trips_a_vote(demo):

@@ -45,6 +45,7 @@ BATCH = 500
 BLOCK_MS = 1000
 CLAIM_EVERY_SECONDS = 5.0
 TRIM_EVERY_SECONDS = 10.0
+FORGET_CONSUMER_AFTER_MS = 3_600_000
 # Results are purged at the edge at most this often per category, however fast votes arrive.
 PURGE_EVERY_SECONDS = 1.0
 APPLICATION = "fanfare-vote-writer"
@@ -84,6 +85,7 @@ class VoteWriter:
         self.purger = purger
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.claim_idle_ms = claim_idle_ms
+        self.forget_consumer_after_ms = FORGET_CONSUMER_AFTER_MS
         self.batch = batch
         self.stopping = False
         self.conn: psycopg.Connection | None = None
@@ -229,10 +231,15 @@ class VoteWriter:
         return entries
 
     def _maybe_trim(self) -> None:
-        """Trim the stream below the oldest entry any group has not acked, never further."""
+        """Every few seconds: trim the stream and forget consumers that left nothing behind."""
         if time.monotonic() < self._next_trim:
             return
         self._next_trim = time.monotonic() + TRIM_EVERY_SECONDS
+        self.trim()
+        self.forget_idle_consumers()
+
+    def trim(self) -> None:
+        """Trim the stream below the oldest entry any group has not acked, never further."""
         floors = []
         for group in self.redis.xinfo_groups(STREAM):
             if group["pending"]:
@@ -244,6 +251,14 @@ class VoteWriter:
             removed = self.redis.xtrim(STREAM, minid=floor, approximate=False)
             if removed:
                 log.info("trimmed %d acked entries below %s", removed, _text(floor))
+
+    def forget_idle_consumers(self) -> None:
+        """Delete other consumers (restarted writers) with nothing pending, idle for long."""
+        for consumer in self.redis.xinfo_consumers(STREAM, GROUP):
+            name = _text(consumer["name"])
+            idle = consumer["idle"] >= self.forget_consumer_after_ms
+            if name != self.consumer and consumer["pending"] == 0 and idle:
+                self.redis.xgroup_delconsumer(STREAM, GROUP, name)
 
     def _maybe_purge(self) -> None:
         """Purge the results of categories whose tallies changed, at most once a second."""
