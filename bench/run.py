@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,12 @@ SCENARIOS = {
     "memory": scenarios.memory,
 }
 RESULTS = BENCH / "results"
+# Every wrk run and wait is bounded on its own; this bounds the whole run, whatever hangs.
+DEADLINE_S = 25 * 60
+
+
+def _overrun(signum: int, frame: object) -> None:
+    raise TimeoutError(f"bench did not finish within {DEADLINE_S // 60} minutes")
 
 
 def _version(command: list[str]) -> str:
@@ -61,6 +68,8 @@ def main() -> int:
     loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"bench: {'quick' if quick else 'full'} run of {', '.join(chosen)}; load {loadavg}")
     started = time.monotonic()
+    signal.signal(signal.SIGALRM, _overrun)
+    signal.alarm(DEADLINE_S)
     run_dir = Path(tempfile.mkdtemp(prefix="fanfare-bench-"))
     measured: dict = {}
     try:
@@ -69,6 +78,7 @@ def main() -> int:
                 print(f"{scenario} ...", flush=True)
                 measured[scenario] = SCENARIOS[scenario](site, profile)
     finally:
+        signal.alarm(0)
         shutil.rmtree(run_dir, ignore_errors=True)
     data = {
         "headline": {},
