@@ -40,9 +40,12 @@ sub vcl_backend_response {
     }
     set beresp.http.X-Fanfare-Grace = beresp.grace + "s";
     if (beresp.http.Cache-Control ~ "stale-if-error=[0-9]+") {
-        set beresp.grace = std.duration(
-            regsub(beresp.http.Cache-Control, "^.*stale-if-error=([0-9]+).*$", "\1s"),
-            beresp.grace);
+        set beresp.http.X-Fanfare-If-Error =
+            regsub(beresp.http.Cache-Control, "^.*stale-if-error=([0-9]+).*$", "\1s");
+        if (std.duration(beresp.http.X-Fanfare-If-Error, 0s) > beresp.grace) {
+            set beresp.grace = std.duration(beresp.http.X-Fanfare-If-Error, 0s);
+        }
+        unset beresp.http.X-Fanfare-If-Error;
     }
     if (beresp.status >= 500) {
         // Never cache an error, and do not make the next minute of requests pass either.
