@@ -123,6 +123,7 @@ class _EdgeSender:
         return batch
 
     def _run(self) -> None:
+        """Send batches forever; on failure put the rest back and retry after a backoff."""
         failures = 0
         while True:
             batch = self._take()
