@@ -45,7 +45,7 @@ def local_stack(request, create_database, redis_server, tmp_path_factory) -> Ite
         },
     )
     try:
-        yield stack.start("web", "ingest", "edge")
+        yield stack.start("web", "ingest", "edge", "worker")
     finally:
         stack.close()
 
