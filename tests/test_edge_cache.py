@@ -121,9 +121,11 @@ def test_purge_from_outside_the_acl_is_refused(stack):
 
 def test_with_the_origin_stopped_pages_are_served_stale(stack, demo):
     edge = stack.url()
+    # Pages and the results island and page: all tagged home, history or category:<song>.
     pages = ["/", CATEGORY, "/history", "/nominees/paper-moons"]
+    pages += [f"/fragments{CATEGORY}/results", f"{CATEGORY}/results"]
     for page in pages:
-        request(edge + page)
+        assert request(edge + page).status == 200
     stack.stop("web")
     # Expire them all: from now on only stale copies exist, and the origin cannot refresh them.
     purge(edge, f"home history category:{category_id(demo, 'song-of-the-year')}", soft=True)
