@@ -12,11 +12,23 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from conftest import app_settings
 from fanfare import accounts, db
 from fanfare.app import create_web_app
 
 PASSWORD = "correct horse battery staple"
+
+
+def app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
+    """Settings for a web app under test (as the root conftest's, which is not importable)."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        **extra,
+    }
+
+
 ORIENTATION, MAKE, DESCRIPTION = 0x0112, 0x010F, 0x010E
 
 
