@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fanfare.caching import immutable
+from fanfare.config import ROOT
 
 MAX_BYTES = 10 * 1024 * 1024
 # Beyond this an image is a decompression bomb, not a portrait.
@@ -139,8 +140,8 @@ def store(conn: psycopg.Connection, data: bytes, alt: str, media_root: Path) -> 
 
 
 def media_root() -> Path:
-    """Where renditions live (MEDIA_ROOT)."""
-    return Path(current_app.config["MEDIA_ROOT"])
+    """Where renditions live: MEDIA_ROOT, a relative path being relative to the repository."""
+    return ROOT / current_app.config["MEDIA_ROOT"]
 
 
 def get_photo(conn: psycopg.Connection, photo_id: int | None) -> dict | None:
@@ -157,7 +158,7 @@ def media_file(name: str) -> Response:
     if name.startswith(".") or "/." in name:
         abort(404)
     response = send_from_directory(
-        current_app.config["MEDIA_ROOT"], name, max_age=31536000, conditional=True, etag=True
+        media_root(), name, max_age=31536000, conditional=True, etag=True
     )
     return immutable(response)
 

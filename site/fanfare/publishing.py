@@ -185,13 +185,23 @@ def create(conn: psycopg.Connection, kind: str, data: dict, editor: dict, parent
 
 def save_draft(conn: psycopg.Connection, kind: str, target_id: int, data: dict, editor: dict):
     """Store the pending draft of a row (fans see nothing of it); keeps any schedule."""
+    current = live(conn, kind, target_id) or {}
+    changed = sorted(f for f in data if f != "windows" and data[f] != current.get(f))
+    if "windows" in data and _window_times(data["windows"]) != _window_times(
+        current.get("windows", [])
+    ):
+        changed.append("windows")
     conn.execute(
         "INSERT INTO drafts (kind, target_id, data, updated_by) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (kind, target_id) DO UPDATE"
         " SET data = EXCLUDED.data, updated_by = EXCLUDED.updated_by, updated_at = now()",
         (kind, target_id, Jsonb(to_json(data)), editor["id"]),
     )
-    audit.record(conn, editor, "save draft", kind, target_id, {"fields": sorted(data)})
+    audit.record(conn, editor, "save draft", kind, target_id, {"fields": changed})
+
+
+def _window_times(windows: list[dict]) -> list[tuple[datetime, datetime]]:
+    return [(_time(w["opens_at"]), _time(w["closes_at"])) for w in windows]
 
 
 def discard(conn: psycopg.Connection, kind: str, target_id: int, editor: dict) -> None:
@@ -244,7 +254,8 @@ def publish(
             kind,
             fresh,
             appeared=not visible,
-            renamed="slug" in changed and changed["slug"] != row["slug"],
+            moved="slug" in changed,
+            renamed="name" in changed,
         )
 
 
@@ -334,13 +345,15 @@ def affected_keys(
     *,
     appeared: bool = False,
     disappeared: bool = False,
+    moved: bool = False,
     renamed: bool = False,
 ) -> set[str]:
     """The surrogate keys of every cached page that shows this row.
 
     A page that lists a row carries that row's key, except when the row is new to it: then
     the page is reached through its parent's key (category page, home) or `missing` (the 404
-    cached at the row's own URL, or at its new URL after a slug change).
+    cached at the row's own URL, or at its new URL after a slug change). Past winners are
+    tagged by category only, so a renamed nominee purges `history` too.
     """
     listed = appeared or disappeared
     keys: set[str] = set()
@@ -348,6 +361,8 @@ def affected_keys(
         keys |= {f"nominee:{row['id']}", f"results:{row['category_id']}"}
         if listed:
             keys.add(f"category:{row['category_id']}")
+        if renamed or moved:
+            keys.add("history")
     elif kind == "category":
         keys |= {f"category:{row['id']}", f"results:{row['id']}"}
         if listed:
@@ -357,7 +372,7 @@ def affected_keys(
         if listed:
             ids = _rows(conn, "SELECT id FROM categories WHERE event_id = %s", (row["id"],))
             keys |= {f"category:{c['id']}" for c in ids}
-    if appeared or renamed:
+    if appeared or moved:
         keys.add("missing")
     return keys
 

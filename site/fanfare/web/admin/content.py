@@ -32,6 +32,12 @@ def _kind(plural: str) -> str:
     return kind
 
 
+def _check_parent(kind: str, parent_plural: str | None) -> None:
+    """Events stand alone; categories live under events and nominees under categories."""
+    if parent_plural != PARENT_PLURAL.get(kind):
+        abort(404)
+
+
 def _parse(kind: str, current: dict | None):
     """Validate the submitted form for a kind."""
     if kind == "nominee":
@@ -94,6 +100,7 @@ def audit_log() -> str:
 def new_form(parent_plural: str | None = None, parent_id: int | None = None, plural="events"):
     """An empty form for a new row."""
     kind = _kind(plural)
+    _check_parent(kind, parent_plural)
     return render_template(f"admin/new_{kind}.html", kind=kind, parent_id=parent_id, errors={})
 
 
@@ -102,10 +109,7 @@ def new_form(parent_plural: str | None = None, parent_id: int | None = None, plu
 def create(parent_plural: str | None = None, parent_id: int | None = None, plural="events"):
     """Create an unpublished row and go to its edit page."""
     kind = _kind(plural)
-    if (parent_plural is None) != (kind == "event") or (
-        parent_plural and PARENT_PLURAL[kind] != parent_plural
-    ):
-        abort(404)
+    _check_parent(kind, parent_plural)
     try:
         data = _parse(kind, None)
         with db.connection() as conn:
