@@ -86,10 +86,13 @@ class EditorArea:
         return self.page.get_by_role("status")
 
 
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 def test_an_editor_publishes_a_bio_and_photo_that_fans_see(
-    browser: Browser, page: Page, editor_stack: Stack
+    browser: Browser, editor_stack: Stack, javascript: bool
 ):
     edge = editor_stack.url()
+    editor_context = browser.new_context(java_script_enabled=javascript)
+    page = editor_context.new_page()
     fan = browser.new_context()
     fan_page = fan.new_page()
     # The fan page is cached at the edge before the edit, so only a purge can refresh it.
@@ -119,3 +122,4 @@ def test_an_editor_publishes_a_bio_and_photo_that_fans_see(
     assert photo.evaluate("img => img.complete && img.naturalWidth > 0")
     assert "/media/" in photo.evaluate("img => img.currentSrc")
     fan.close()
+    editor_context.close()

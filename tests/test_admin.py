@@ -483,3 +483,31 @@ def test_the_scheduler_job_publishes_what_is_due_and_names_the_keys(client, demo
         "missing",
     }
     assert again == set()
+
+
+def test_every_editor_page_renders(app, demo, accounts_made):
+    client = app.test_client()
+    sign_in(client, ADMIN)
+    with psycopg.connect(demo) as conn:
+        event = conn.execute("SELECT id FROM events").fetchone()[0]
+        category = conn.execute("SELECT id FROM categories ORDER BY id LIMIT 1").fetchone()[0]
+    target = nominee_id(demo)
+    pages = {
+        "/admin/": "Fan Awards 2026",
+        "/admin/audit": "sign in",
+        "/admin/editors": EDITOR,
+        "/admin/events/new": "New event",
+        f"/admin/events/{event}": "Breakthrough Artist",
+        f"/admin/events/{event}/preview": "Song of the Year",
+        f"/admin/events/{event}/categories/new": "Voting windows",
+        f"/admin/categories/{category}": "Nova Reyes",
+        f"/admin/categories/{category}/preview": "Kai Okonkwo",
+        f"/admin/categories/{category}/nominees/new": "Bio",
+        f"/admin/nominees/{target}": "Upload photo",
+    }
+    for path, text in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert text in response.get_data(as_text=True), path
+    assert client.get(f"/admin/events/{event}/nominees/new").status_code == 404
+    assert client.get("/admin/widgets/1").status_code == 404
