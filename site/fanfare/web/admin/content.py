@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fanfare import audit, content, db, edge, media, publishing
+from fanfare import audit, content, db, edge, media, publishing, redis_store
 from fanfare.ballot import WindowState, next_transition, window_state
 from fanfare.filters import bio
+from fanfare.ingest import ballot_cache
 from fanfare.web.admin import forms
 from fanfare.web.admin.base import bp
 
@@ -148,6 +149,12 @@ def save(plural: str, target_id: int):
     return redirect(f"/admin/{plural}/{target_id}?done=saved", 303)
 
 
+def _announce(keys: set[str]) -> None:
+    """After a COMMIT that fans can see: purge the edge, and make ingest reload its ballot."""
+    edge.purge(keys)
+    ballot_cache.forget(redis_store.client())
+
+
 @bp.post("/<plural>/<int:target_id>/publish")
 def publish(plural: str, target_id: int):
     """Publish now, or at the time given in `publish_at` (UTC)."""
@@ -165,7 +172,7 @@ def publish(plural: str, target_id: int):
     except publishing.PublishError as exc:
         return _edit_page(kind, target_id, errors={"publish": str(exc)}, status=409)
     # Only after COMMIT: a purge before it would let the edge fetch the old version again.
-    edge.purge(keys)
+    _announce(keys)
     current_app.logger.info("%s %s published; purging %s", kind, target_id, sorted(keys))
     return redirect(f"/admin/{plural}/{target_id}?done={'scheduled' if at else 'published'}", 303)
 
@@ -179,7 +186,7 @@ def unpublish(plural: str, target_id: int):
             keys = publishing.unpublish(conn, kind, target_id, g.editor)
     except publishing.PublishError as exc:
         return _edit_page(kind, target_id, errors={"publish": str(exc)}, status=409)
-    edge.purge(keys)
+    _announce(keys)
     return redirect(f"/admin/{plural}/{target_id}?done=unpublished", 303)
 
 
