@@ -20,7 +20,9 @@ backend ingest {
     .port = "$ingest_port";
     .connect_timeout = 1s;
     .first_byte_timeout = 10s;
-    .probe = { .url = "/healthz"; .interval = 1s; .timeout = 1s; .window = 3; .threshold = 2; .initial = 2; }
+    // Votes are never served stale, so the probe only has to notice a dead ingest. A busy one
+    // answers /healthz slowly during the spike: it must not be shut off (503 for every vote).
+    .probe = { .url = "/healthz"; .interval = 1s; .timeout = 3s; .window = 5; .threshold = 1; .initial = 1; }
 }
 VCL
 # Varnish's compiler otherwise runs as an unprivileged user that cannot read a private (0700)
