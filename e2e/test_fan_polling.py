@@ -1,0 +1,97 @@
+"""The results island polls while voting is live, shows a vote within one poll, then stops."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from e2e.pages import CategoryPage
+
+pytestmark = [pytest.mark.fan, pytest.mark.xfail(strict=False, reason="vote path not merged yet")]
+
+FRAGMENT = re.compile(r"/fragments/awards/[^/]+/results$")
+COUNTED = re.compile(r"(?<!Not )\bCounted\b")
+
+
+def fragment_polls(page: Page) -> list[float]:
+    """Start recording when the page asks for a results fragment (monotonic seconds)."""
+    polls: list[float] = []
+
+    def seen(request: Request) -> None:
+        if FRAGMENT.search(request.url.split("?")[0]):
+            polls.append(time.monotonic())
+
+    page.on("request", seen)
+    return polls
+
+
+def wait_until_counted(page: Page, base_url: str, receipt: str, timeout: float = 15.0) -> None:
+    """Ask the private receipt page (the voter cookie rides along) until it says Counted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = page.request.get(f"{base_url}/votes/{receipt}").text()
+        if COUNTED.search(text) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert COUNTED.search(text), f"receipt {receipt} never said Counted: {text[-300:]}"
+
+
+def test_results_show_a_vote_within_one_poll(page: Page, base_url: str, fan_report):
+    category = CategoryPage(page, base_url)
+    category.open("breakthrough-artist")
+    results = category.results
+    interval = results.poll_seconds()
+    assert interval, "a live category's results island must poll"
+    before = results.votes_of("Juno Park")
+
+    category.vote_for("Juno Park")
+    expect(category.receipt).to_contain_text("Juno Park")
+    receipt = category.receipt_id()
+    assert receipt, "the confirmation names its receipt"
+    wait_until_counted(page, base_url, receipt)
+    counted_at = time.monotonic()
+
+    expect(results.entry("Juno Park")).to_have_attribute(
+        "data-votes", str(before + 1), timeout=interval * 1000 + 500
+    )
+    fan_report.add(
+        "polling",
+        f"vote counted -> results island updated after {time.monotonic() - counted_at:.1f} s "
+        f"(poll interval {interval:g} s)",
+    )
+
+
+@pytest.mark.local_only
+def test_polling_stops_once_the_window_is_final(
+    page: Page, base_url: str, own_category, stack_db, edge_purge, fan_report
+):
+    category = CategoryPage(page, base_url)
+    category.open(own_category.slug)
+    interval = category.results.poll_seconds()
+    assert interval, "a live category's results island must poll"
+    polls = fragment_polls(page)
+    page.wait_for_timeout(interval * 1000 + 500)
+    assert polls, "the island did not poll while live"
+
+    # When the window closes (the scheduler would purge these keys at that moment) ...
+    stack_db.execute(
+        "UPDATE voting_windows SET closes_at = now() WHERE category_id = %s", (own_category.id,)
+    )
+    edge_purge(f"category:{own_category.id}", f"results:{own_category.id}")
+
+    # ... the next poll brings markup without a trigger, and nothing polls afterwards.
+    expect(category.results.root).not_to_have_attribute(
+        "hx-trigger", re.compile(r"every"), timeout=2 * interval * 1000 + 1000
+    )
+    final_at = time.monotonic()
+    page.wait_for_timeout(3 * interval * 1000)
+    after = [t for t in polls if t > final_at]
+    fan_report.add(
+        "polling",
+        f"final window: {len(after)} fragment requests in the {3 * interval:g} s "
+        f"after the island lost its trigger",
+    )
+    assert after == []
