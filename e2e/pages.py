@@ -7,7 +7,6 @@ import re
 from playwright.sync_api import Locator, Page, Response
 
 RECEIPT_PATH = re.compile(r"/votes/(?P<receipt>[^/?#]+)$")
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 POLL_EVERY = re.compile(r"every\s+(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s)")
 
 
@@ -81,17 +80,21 @@ class CategoryPage(FanPage):
 
     @property
     def receipt(self) -> Locator:
-        """The confirmation htmx swaps in after a vote."""
+        """The receipt id in the answer htmx swaps in after a vote."""
         return self.page.locator(".vote-receipt")
 
-    def receipt_id(self) -> str | None:
-        """The receipt the confirmation names: from its link to /votes/<receipt>, else its text."""
-        link = self.receipt.locator("a[href*='/votes/']")
-        if link.count():
-            found = RECEIPT_PATH.search(link.first.get_attribute("href") or "")
-            return found["receipt"] if found else None
-        found = UUID.search(self.receipt.inner_text())
-        return found.group(0) if found else None
+    @property
+    def confirmation(self) -> Locator:
+        """The whole answer to a vote, announced to screen readers as a status."""
+        return self.page.get_by_role("status").filter(has=self.receipt)
+
+    def receipt_id(self) -> str:
+        """The receipt the answer names."""
+        return self.receipt.inner_text().strip()
+
+    def wait_until_enhanced(self) -> None:
+        """Wait for htmx (deferred): before it runs, the form posts as plain HTML."""
+        self.page.wait_for_function("() => window.htmx !== undefined")
 
     @property
     def results(self) -> ResultsFragment:
@@ -181,9 +184,13 @@ class ReceiptPage(FanPage):
         found = RECEIPT_PATH.search(self.page.url.split("?")[0])
         return found["receipt"] if found else None
 
-    def refresh(self) -> Response | None:
-        """Load the receipt again, as a fan waiting for "Counted" would."""
-        return self.page.reload()
+    def open(self, receipt: str) -> Response | None:
+        """Go to /votes/<receipt> (the voter cookie rides along: it is scoped to /votes)."""
+        return self.visit(f"/votes/{receipt}")
+
+    def fetch_text(self, receipt: str) -> str:
+        """The receipt page's HTML, fetched with the page's cookies but without navigating."""
+        return self.page.request.get(f"{self.base_url}/votes/{receipt}").text()
 
     @property
     def status(self) -> Locator:

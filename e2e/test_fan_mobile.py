@@ -36,16 +36,26 @@ def overflow_px(page: Page) -> int:
     )
 
 
+# WCAG's exception: a link inside a sentence is as tall as the line it sits in.
+MEASURE = """els => els.map(e => {
+    const r = e.getBoundingClientRect();
+    const text = (e.innerText || e.value || e.tagName).trim();
+    const around = (e.parentElement.innerText || "").trim();
+    return {text: text.slice(0, 40), w: Math.round(r.width), h: Math.round(r.height),
+            inSentence: getComputedStyle(e).display === "inline"
+                        && around.length > text.length + 2};
+})"""
+
+
 def small_targets(fan_page: FanPage) -> list[str]:
-    """Tap targets in the main content smaller than MIN_TAP in either dimension."""
-    boxes = fan_page.tap_targets().evaluate_all(
-        """els => els.map(e => {
-            const r = e.getBoundingClientRect();
-            return {text: (e.innerText || e.value || e.tagName).trim().slice(0, 40),
-                    w: Math.round(r.width), h: Math.round(r.height)};
-        })"""
-    )
-    return [f"{b['text']!r} {b['w']}x{b['h']}" for b in boxes if min(b["w"], b["h"]) < MIN_TAP]
+    """Tap targets in the main content smaller than MIN_TAP either way (not counting inline
+    links inside a sentence)."""
+    boxes = fan_page.tap_targets().evaluate_all(MEASURE)
+    return [
+        f"{b['text']!r} {b['w']}x{b['h']}"
+        for b in boxes
+        if min(b["w"], b["h"]) < MIN_TAP and not b["inSentence"]
+    ]
 
 
 @pytest.mark.parametrize("kind", PAGES)
@@ -66,11 +76,14 @@ def test_a_fan_votes_on_a_phone(phone: Page, base_url: str):
     home = HomePage(phone, base_url)
     home.open()
     category = home.open_category("Breakthrough Artist")
+    category.wait_until_enhanced()
     expect(category.vote_form).to_be_visible()
     assert overflow_px(phone) <= 0, "the vote form scrolls sideways"
+    assert small_targets(category) == []
 
     category.vote_for("Kai Okonkwo")
 
+    expect(category.confirmation).to_contain_text("Kai Okonkwo")
     expect(category.receipt).to_be_visible()
-    expect(category.receipt).to_contain_text("Kai Okonkwo")
     expect(phone).to_have_url(re.compile(rf"/awards/{OPEN_CATEGORY}$"))
+    assert overflow_px(phone) <= 0, "the answer to the vote scrolls sideways"
