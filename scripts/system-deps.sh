@@ -5,8 +5,8 @@ missing=()
 command -v pg_isready >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v varnishd >/dev/null || missing+=(varnish)
-ls /usr/lib/*/varnish/vmods/libvmod_xkey.so /usr/lib/varnish/vmods/libvmod_xkey.so 2>/dev/null \
-    | grep -q . || missing+=(varnish-modules)
+compgen -G "/usr/lib/*/varnish/vmods/libvmod_xkey.so" >/dev/null \
+    || compgen -G "/usr/lib/varnish/vmods/libvmod_xkey.so" >/dev/null || missing+=(varnish-modules)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v npm >/dev/null || missing+=(npm)

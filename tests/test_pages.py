@@ -55,6 +55,7 @@ def test_s_maxage_is_capped_by_the_next_window_transition(client, demo):
     s_maxage = int(re.search(r"s-maxage=(\d+)", cache_control).group(1))
     max_age = int(re.search(r"max-age=(\d+)", cache_control).group(1))
     assert 0 <= s_maxage <= 5 and max_age <= 5
+    assert "stale-while-revalidate=0" in cache_control
 
 
 def test_etag_gives_304(client):

@@ -40,12 +40,15 @@ def cacheable(
     (a window opening or closing), so no cached copy outlives a state change.
     """
     max_age, s_maxage = policy.max_age, policy.s_maxage
-    if expires_in is not None:
+    revalidate = policy.stale_while_revalidate
+    if expires_in is not None and expires_in < s_maxage:
         cap = max(0, int(expires_in))
-        max_age, s_maxage = min(max_age, cap), min(s_maxage, cap)
+        max_age, s_maxage = min(max_age, cap), cap
+        # Serving this copy stale while refetching would show the old state after the change.
+        revalidate = 0
     response.headers["Cache-Control"] = (
         f"public, max-age={max_age}, s-maxage={s_maxage}, "
-        f"stale-while-revalidate={policy.stale_while_revalidate}, "
+        f"stale-while-revalidate={revalidate}, "
         f"stale-if-error={policy.stale_if_error}"
     )
     response.headers[current_app.config["SURROGATE_KEY_HEADER"]] = " ".join(dict.fromkeys(keys))
