@@ -96,8 +96,20 @@ def is_local(pytestconfig: pytest.Config) -> bool:
     return not pytestconfig.getoption("base_url", None)
 
 
+def log_tails(stack: Stack, names: list[str], lines: int = 15) -> str:
+    """The last lines each process logged, to explain a stack that did not come up."""
+    tails = []
+    for name in names:
+        path = stack.log(name)
+        text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+        tails.append(f"--- {path}\n" + "\n".join(text))
+    return "\n".join(tails)
+
+
 @pytest.fixture(scope="session")
-def local_stack(is_local: bool, create_database, redis_server, tmp_path_factory) -> Iterator[Stack]:
+def local_stack(
+    is_local: bool, create_database, redis_server, tmp_path_factory, fan_report: FanReport
+) -> Iterator[Stack]:
     """Every Procfile process but `ready`, on free ports, against a seeded database of its own."""
     if not is_local:
         pytest.skip(LOCAL_ONLY_REASON)
@@ -114,9 +126,17 @@ def local_stack(is_local: bool, create_database, redis_server, tmp_path_factory)
         },
     )
     names = [name for name in procfile() if name not in NOT_STARTED]
+    fan_report.add("local stack", f"{', '.join(names)} at {stack.url()}; logs in {stack.run_dir}")
     try:
-        yield stack.start(*names, timeout=60)
+        try:
+            stack.start(*names, timeout=60)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{log_tails(stack, names)}") from exc
+        yield stack
     finally:
+        for name, process in stack.processes.items():
+            if process.poll() is not None:  # a crash mid-run explains odd failures
+                fan_report.add("local stack", f"{name} exited early ({process.returncode})")
         stack.close()
 
 
