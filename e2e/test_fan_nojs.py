@@ -73,3 +73,4 @@ def test_a_fan_without_javascript_votes_and_follows_the_receipt_to_the_results(
         no_js.wait_for_timeout(500)
         no_js.reload()
     assert results.results.votes_of("Static Bloom") >= 1
+    assert 0 < results.results.share_of("Static Bloom") <= 100

@@ -53,6 +53,7 @@ def test_results_show_a_vote_within_one_poll(page: Page, base_url: str, fan_repo
         f"vote accepted -> results island showed it after {time.monotonic() - voted_at:.1f} s "
         f"(poll interval {interval:g} s)",
     )
+    assert 0 < results.share_of("Juno Park") <= 100
     receipt = ReceiptPage(page, base_url).fetch_text(category.receipt_id())
     assert COUNTED.search(receipt)
 
