@@ -169,9 +169,13 @@ class ResultsPage(FanPage):
         """Go to the full results page."""
         return self.visit(f"/awards/{slug}/results")
 
+    def open_island(self, slug: str) -> Response | None:
+        """Go to the island's own URL, /fragments/awards/<slug>/results, as htmx polls it."""
+        return self.visit(f"/fragments/awards/{slug}/results")
+
     @property
     def results(self) -> ResultsFragment:
-        """The results on the page."""
+        """The results on the page (or the island on its own)."""
         return ResultsFragment(self.page.locator("#results"))
 
 

@@ -81,9 +81,9 @@ def test_a_fan_votes_on_a_phone(phone: Page, base_url: str):
     assert overflow_px(phone) <= 0, "the vote form scrolls sideways"
     assert small_targets(category) == []
 
-    category.vote_for("Kai Okonkwo")
+    category.vote_for("The Lantern Kids")
 
-    expect(category.confirmation).to_contain_text("Kai Okonkwo")
+    expect(category.confirmation).to_contain_text("The Lantern Kids")
     expect(category.receipt).to_be_visible()
     expect(phone).to_have_url(re.compile(rf"/awards/{OPEN_CATEGORY}$"))
     assert overflow_px(phone) <= 0, "the answer to the vote scrolls sideways"
