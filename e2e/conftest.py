@@ -164,7 +164,9 @@ def edge_purge(local_stack: Stack) -> Callable[..., None]:
     def purge(*keys: str) -> None:
         client = PurgeClient([local_stack.url()])
         client.purge(keys, soft=False)
-        assert client.flush(timeout=10), "the edge did not take the purge"
+        # flush() also returns once the client gave up on an edge; the test's own checks
+        # (what the page shows next) are what prove the purge worked.
+        assert client.flush(timeout=10), "the purge was still queued after 10 s"
 
     return purge
 
