@@ -105,13 +105,13 @@ class RedisServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                subprocess.run(["sleep", "0.05"], check=True)
+        with redis.Redis(port=self.port) as client:  # closed, or filterwarnings=error trips
+            for _ in range(100):
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    subprocess.run(["sleep", "0.05"], check=True)
         raise TimeoutError("redis-server did not start")
 
     def stop(self) -> None:

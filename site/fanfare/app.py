@@ -47,18 +47,24 @@ def _base(name: str, overrides: dict | None) -> Flask:
 def create_web_app(overrides: dict | None = None) -> Flask:
     """Pages, results fragments and the editor area."""
     from fanfare import seed
-    from fanfare.web import pages
+    from fanfare.web import fragments, pages
 
     app = _base("fanfare.web", overrides)
     health.init_app(app, {"database": health.check_database, "redis": health.check_redis})
     pages.init_app(app)
+    fragments.init_app(app)
     seed.init_app(app)
     return app
 
 
 def create_ingest_app(overrides: dict | None = None) -> Flask:
     """POST /votes and the receipts: Redis only on the request path."""
-    app = _base("fanfare.ingest", overrides)
+    from fanfare.ingest import votes
+
+    # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
+    # Retry-After (ingest/votes.py sets it).
+    app = _base("fanfare.ingest", {"RATELIMIT_HEADERS_ENABLED": False, **(overrides or {})})
     # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
     health.init_app(app, {"redis": health.check_redis})
+    votes.init_app(app)
     return app

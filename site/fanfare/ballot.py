@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
 from datetime import datetime
+
+import psycopg
+from psycopg.rows import tuple_row
 
 
 class WindowState(enum.StrEnum):
@@ -46,3 +50,107 @@ def seconds_until(moment: datetime | None, now: datetime) -> float | None:
     if moment is None:
         return None
     return max(0.0, math.ceil((moment - now).total_seconds()))
+
+
+# The ballot: what a vote is judged against, loaded in one go so ingest can cache it and the
+# worker can re-judge a whole batch with one query.
+
+
+class Reason(enum.StrEnum):
+    """Why a vote is refused or not counted; stored in votes.reject_reason."""
+
+    UNKNOWN_CATEGORY = "unknown_category"
+    UNKNOWN_NOMINEE = "unknown_nominee"
+    NOT_OPEN = "not_open"
+    CLOSED = "closed"
+    OVER_QUOTA = "over_quota"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One voting window of a category: open on [opens_at, closes_at)."""
+
+    id: int
+    opens_at: datetime
+    closes_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """A published category as the vote path needs it."""
+
+    id: int
+    slug: str
+    name: str
+    max_votes_per_voter: int
+    windows: tuple[Window, ...]
+    nominees: dict[int, str]  # published nominee id -> name
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """Every published category with its windows and nominees."""
+
+    categories: dict[int, Rules]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of judging one vote: its window when valid, else the reason."""
+
+    window: Window | None
+    reason: Reason | None
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+def judge(ballot: Ballot, category_id: int, nominee_id: int, at: datetime) -> Verdict:
+    """Judge a vote cast at `at`: known category and nominee, inside one of its windows."""
+    rules = ballot.categories.get(category_id)
+    if rules is None:
+        return Verdict(None, Reason.UNKNOWN_CATEGORY)
+    if nominee_id not in rules.nominees:
+        return Verdict(None, Reason.UNKNOWN_NOMINEE)
+    later = False
+    for window in rules.windows:
+        state = window_state(window.opens_at, window.closes_at, at)
+        if state is WindowState.OPEN:
+            return Verdict(window, None)
+        later = later or state is WindowState.UPCOMING
+    # No window at all counts as "not open": nothing has closed.
+    closed = rules.windows and not later
+    return Verdict(None, Reason.CLOSED if closed else Reason.NOT_OPEN)
+
+
+def allowed_votes(used: int, asked: int, max_votes: int) -> int:
+    """How many of `asked` new votes fit in the quota when `used` are already taken."""
+    return max(0, min(asked, max_votes - used))
+
+
+BALLOT_QUERIES = (
+    "SELECT c.id, c.slug, c.name, c.max_votes_per_voter FROM categories c"
+    " JOIN events e ON e.id = c.event_id AND e.published_at <= now()"
+    " WHERE c.published_at <= now()",
+    "SELECT id, category_id, opens_at, closes_at FROM voting_windows ORDER BY opens_at",
+    "SELECT id, category_id, name FROM nominees WHERE published_at <= now()",
+)
+
+
+def load_ballot(conn: psycopg.Connection) -> Ballot:
+    """The ballot as PostgreSQL has it now, in three small queries."""
+    cur = conn.cursor(row_factory=tuple_row)
+    categories = cur.execute(BALLOT_QUERIES[0]).fetchall()
+    windows: dict[int, list[Window]] = {}
+    for wid, category_id, opens_at, closes_at in cur.execute(BALLOT_QUERIES[1]):
+        windows.setdefault(category_id, []).append(Window(wid, opens_at, closes_at))
+    nominees: dict[int, dict[int, str]] = {}
+    for nid, category_id, name in cur.execute(BALLOT_QUERIES[2]):
+        nominees.setdefault(category_id, {})[nid] = name
+    return Ballot(
+        {
+            cid: Rules(cid, slug, name, quota, tuple(windows.get(cid, ())), nominees.get(cid, {}))
+            for cid, slug, name, quota in categories
+        }
+    )

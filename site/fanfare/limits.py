@@ -12,6 +12,8 @@ import ipaddress
 from flask import Flask, request
 from flask_limiter import Limiter
 
+from fanfare import gather
+
 # The usual Flask extension object: configured per app in init_app, state in app.extensions.
 limiter = Limiter(key_func=lambda: client_ip(), key_prefix="fanfare-limit")
 
@@ -33,7 +35,10 @@ def client_subnet() -> str:
 
 def init_app(app: Flask) -> None:
     """Use the app's Redis for counters and fail loudly (503) rather than open."""
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    # Counters go through the process's Gatherer (one pipeline per flush) on the app's own
+    # deliberately sized, blocking pool, not a second default pool that fails past 100.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "fanfare+redis://")
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"gatherer": gather.for_app(app)})
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config["RATELIMIT_SWALLOW_ERRORS"] = False

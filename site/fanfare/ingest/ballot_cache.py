@@ -1,0 +1,104 @@
+"""The ballot as ingest sees it: no PostgreSQL query per vote.
+
+Two levels: each process keeps the ballot in memory for BALLOT_REFRESH_SECONDS; flask-caching
+(on Redis) shares one copy between processes, reloaded from PostgreSQL once it is older than
+BALLOT_CACHE_SECONDS, so PostgreSQL sees about one query per couple of seconds whatever the vote
+rate. One caller refreshes while the others keep using the copy in hand. If PostgreSQL is down,
+the last ballot (this process's, or the shared one, kept for a day) stays in use: ingest keeps
+accepting votes, and the worker re-judges every one of them anyway.
+
+After a publish, `forget(redis_client)` from any process makes every ingest reload within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+import redis
+from flask import Flask, current_app
+from flask_caching import Cache
+
+from fanfare import db
+from fanfare.ballot import Ballot, load_ballot
+
+log = logging.getLogger(__name__)
+EXTENSION = "fanfare.ballot_cache"
+CACHE_KEY = "ballot"
+CACHE_PREFIX = "fanfare-cache:"
+KEEP_SECONDS = 86400
+LOAD_TIMEOUT_SECONDS = 2.0
+
+
+class BallotCache:
+    """A per-process copy of the ballot over a shared flask-caching entry."""
+
+    def __init__(self, cache: Cache, *, refresh_seconds: float, cache_seconds: int) -> None:
+        self.cache = cache
+        self.refresh_seconds = refresh_seconds
+        self.cache_seconds = cache_seconds
+        self._ballot: Ballot | None = None
+        self._fresh_until = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> Ballot:
+        """The ballot, at most refresh_seconds old unless PostgreSQL and the cache are down."""
+        if self._ballot is not None and time.monotonic() < self._fresh_until:
+            return self._ballot
+        # Only the first caller waits; the rest keep voting on the copy in hand meanwhile.
+        if not self._lock.acquire(blocking=self._ballot is None):
+            return self._ballot  # type: ignore[return-value]
+        try:
+            if self._ballot is None or time.monotonic() >= self._fresh_until:
+                self._refresh()
+            return self._ballot  # type: ignore[return-value]
+        finally:
+            self._lock.release()
+
+    def _refresh(self) -> None:
+        shared: tuple[float, Ballot] | None = None
+        try:
+            shared = self.cache.get(CACHE_KEY)
+            if shared is None or time.time() - shared[0] >= self.cache_seconds:
+                shared = (time.time(), _load())
+                self.cache.set(CACHE_KEY, shared, timeout=KEEP_SECONDS)
+            ballot = shared[1]
+        except (psycopg.OperationalError, redis.RedisError) as exc:
+            fallback = self._ballot or (shared[1] if shared else None)
+            if fallback is None:
+                raise
+            log.warning("ballot refresh failed (%s); keeping the last one", exc)
+            ballot = fallback
+        self._ballot = ballot
+        self._fresh_until = time.monotonic() + self.refresh_seconds
+
+
+def _load() -> Ballot:
+    """Load from PostgreSQL, giving up after a couple of seconds rather than the pool's 30."""
+    with db.pool().connection(timeout=LOAD_TIMEOUT_SECONDS) as conn:
+        return load_ballot(conn)
+
+
+def forget(client: redis.Redis) -> None:
+    """Drop the shared copy (after a publish); every ingest reloads within refresh_seconds."""
+    client.delete(CACHE_PREFIX + CACHE_KEY)
+
+
+def init_app(app: Flask) -> None:
+    """A flask-caching Redis cache for the shared copy, and this process's BallotCache."""
+    app.config.setdefault("CACHE_TYPE", "RedisCache")
+    app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
+    app.config.setdefault("CACHE_KEY_PREFIX", CACHE_PREFIX)
+    cache = Cache(app)
+    app.extensions[EXTENSION] = BallotCache(
+        cache,
+        refresh_seconds=float(app.config.get("BALLOT_REFRESH_SECONDS", 1.0)),
+        cache_seconds=int(app.config.get("BALLOT_CACHE_SECONDS", 2)),
+    )
+
+
+def ballot() -> Ballot:
+    """The current ballot for this process."""
+    return current_app.extensions[EXTENSION].current()

@@ -1,0 +1,63 @@
+"""Who is voting: a signed random voter id in a cookie, and a keyed hash of the client IP.
+
+The cookie is HttpOnly, SameSite=Lax and scoped to Path=/votes, so cacheable page requests never
+carry it. The raw IP is never stored: only an HMAC of it under a key derived from SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import current_app, g, request
+from flask.wrappers import Response
+from itsdangerous import BadSignature, Signer
+
+from fanfare.limits import client_ip
+
+COOKIE = "fanfare_voter"
+COOKIE_PATH = "/votes"
+COOKIE_MAX_AGE = 90 * 86400
+
+
+def _signer() -> Signer:
+    return Signer(current_app.config["SECRET_KEY"], salt="fanfare.voter")
+
+
+def identify() -> None:
+    """Read the voter id from the cookie, or mint one (set on the response by remember())."""
+    raw = request.cookies.get(COOKIE, "")
+    try:
+        g.voter_id = _signer().unsign(raw).decode() if raw else None
+    except BadSignature:
+        g.voter_id = None
+    g.new_voter = g.voter_id is None
+    if g.new_voter:
+        g.voter_id = secrets.token_urlsafe(16)
+
+
+def voter_id() -> str:
+    """The current voter's id (identify() must have run)."""
+    return g.voter_id
+
+
+def remember(response: Response) -> Response:
+    """Set the cookie on the response that first saw this voter."""
+    if g.get("new_voter"):
+        response.set_cookie(
+            COOKIE,
+            _signer().sign(g.voter_id).decode(),
+            max_age=COOKIE_MAX_AGE,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["ENV"] == "production",
+        )
+    return response
+
+
+def ip_hash() -> str:
+    """A keyed hash of the client IP: joins a voter's votes for fraud review, reveals nothing."""
+    key = hashlib.sha256(b"fanfare.ip-hash:" + current_app.config["SECRET_KEY"].encode()).digest()
+    return hmac.new(key, client_ip().encode(), hashlib.sha256).hexdigest()[:32]

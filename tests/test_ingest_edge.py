@@ -1,0 +1,77 @@
+"""Votes through the real edge and gunicorn+gevent ingest: limiter keys and Redis failures."""
+
+from __future__ import annotations
+
+import http.client
+import urllib.parse
+
+import psycopg
+
+HX = {"HX-Request": "true"}
+
+
+def post(base: str, form: dict, headers: dict) -> tuple[int, dict, str]:
+    parts = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            "/votes",
+            body=urllib.parse.urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        )
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        conn.close()
+
+
+def open_vote(database_url: str) -> dict:
+    with psycopg.connect(database_url) as conn:
+        category, nominee = conn.execute(
+            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
+            " WHERE c.slug = 'breakthrough-artist' LIMIT 1"
+        ).fetchone()
+    return {"category": category, "nominee": nominee}
+
+
+def test_spoofed_x_forwarded_for_does_not_change_the_limiter_key(make_stack, demo, redis_url):
+    stack = make_stack(
+        demo,
+        redis_url,
+        "web",  # the edge's own /healthz goes to web
+        "ingest",
+        "edge",
+        FANFARE_VOTE_LIMIT_PER_IP="3/minute",
+        FANFARE_VOTE_LIMIT_PER_SUBNET="1000/minute",
+    )
+    form = open_vote(demo)
+
+    # No cookie each time (a new voter), and a different claimed client address each time.
+    codes = [
+        post(stack.url(), form, {**HX, "X-Forwarded-For": f"203.0.113.{i}"})[0] for i in range(3)
+    ]
+    status, headers, body = post(stack.url(), form, {**HX, "X-Forwarded-For": "198.51.100.7"})
+
+    assert codes == [202, 202, 202]
+    assert status == 429
+    assert int(headers["Retry-After"]) > 0
+    assert headers["Cache-Control"] == "private, no-store"
+    assert "wait a minute" in body
+
+
+def test_redis_stopped_gives_503_with_retry_after_through_the_edge(
+    make_stack, demo, redis_url, redis_server
+):
+    stack = make_stack(demo, redis_url, "web", "ingest", "edge")
+    form = open_vote(demo)
+    assert post(stack.url(), form, HX)[0] == 202
+
+    redis_server.stop()
+    answers = [post(stack.url(), form, HX) for _ in range(5)]
+    plain = post(stack.url(), form, {})
+
+    assert [status for status, _, _ in answers] == [503] * 5
+    assert all(headers["Retry-After"] == "5" for _, headers, _ in answers)
+    assert "try again in a few seconds" in answers[0][2]
+    assert plain[0] == 503 and "<html" in plain[2]
