@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from fanfare import publishing, transitions
 from fanfare.config import DEFAULTS
 from fanfare.edge import PurgeClient, client_from_settings
 
@@ -25,7 +26,11 @@ log = logging.getLogger("fanfare.scheduler")
 
 Job = Callable[[psycopg.Connection, datetime, datetime], set[str]]
 # Jobs register here: (name, function). Each must be safe to run twice for the same moment.
-JOBS: list[tuple[str, Job]] = []
+# Publishing runs first, so the transitions job sees what it has just published.
+JOBS: list[tuple[str, Job]] = [
+    ("publishing", publishing.due),
+    ("transitions", transitions.changed_keys),
+]
 TICK_SECONDS = 0.25
 
 

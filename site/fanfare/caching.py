@@ -41,11 +41,12 @@ def cacheable(
     """
     max_age, s_maxage = policy.max_age, policy.s_maxage
     revalidate = policy.stale_while_revalidate
-    if expires_in is not None and expires_in < s_maxage:
+    if expires_in is not None:
         cap = max(0, int(expires_in))
-        max_age, s_maxage = min(max_age, cap), cap
-        # Serving this copy stale while refetching would show the old state after the change.
-        revalidate = 0
+        max_age, s_maxage = min(max_age, cap), min(s_maxage, cap)
+        # The edge serves an expired copy for stale-while-revalidate seconds while it refetches
+        # (grace.vcl), so that window must end by the change too, or fans would see the old state.
+        revalidate = max(0, min(revalidate, cap - s_maxage))
     response.headers["Cache-Control"] = (
         f"public, max-age={max_age}, s-maxage={s_maxage}, "
         f"stale-while-revalidate={revalidate}, "

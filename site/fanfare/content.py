@@ -138,3 +138,15 @@ def winners() -> list[dict]:
             ORDER BY w.closes_at DESC, c.position
             """
         ).fetchall()
+
+
+def next_close() -> datetime | None:
+    """When the next window of a published category closes: /history changes then."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT min(w.closes_at) AS closes_at FROM voting_windows w"
+            " JOIN categories c ON c.id = w.category_id AND c.published_at <= now()"
+            " JOIN events e ON e.id = c.event_id AND e.published_at <= now()"
+            " WHERE w.closes_at > now()"
+        ).fetchone()
+    return row["closes_at"] if row else None

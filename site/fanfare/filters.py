@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import nh3
 from flask import Flask
-from markupsafe import Markup, escape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+# CommonMark with raw HTML switched off; nh3 then keeps only these tags, so a bio can hold
+# emphasis, links and lists but never a script, a style, an iframe or an event handler.
+MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+BIO_TAGS = {"p", "br", "em", "strong", "a", "ul", "ol", "li", "blockquote", "code", "h3", "h4"}
 
 
 def when(moment: datetime) -> str:
@@ -19,9 +26,17 @@ def initials(name: str) -> str:
 
 
 def bio(text: str) -> Markup:
-    """Plain text with blank-line paragraphs, escaped."""
-    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
-    return Markup("".join(f"<p>{escape(p)}</p>" for p in paragraphs))
+    """A nominee's Markdown bio as sanitized HTML."""
+    html = MARKDOWN.render(text or "")
+    return Markup(
+        nh3.clean(
+            html,
+            tags=BIO_TAGS,
+            attributes={"a": {"href", "title"}},
+            url_schemes={"http", "https", "mailto"},
+            link_rel="noopener noreferrer nofollow ugc",
+        )
+    )
 
 
 def init_app(app: Flask) -> None:

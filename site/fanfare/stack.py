@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def wait_http(url: str, *, timeout: float = 30.0) -> None:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
+        except urllib.error.HTTPError as exc:
+            exc.close()  # a 503 while starting holds its socket open until closed
         except OSError:
             pass
         if time.monotonic() > deadline:

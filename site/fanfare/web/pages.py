@@ -65,7 +65,10 @@ def history() -> Response:
     """Past winners of every closed category."""
     winners = content.winners()
     keys = ["history", *(f"category:{w['category_id']}" for w in winners)]
-    return _page("pages/history.html", keys, [], winners=winners)
+    response = make_response(render_template("pages/history.html", winners=winners))
+    # A new winner appears when the next window closes.
+    expires_in = seconds_until(content.next_close(), content.now())
+    return cacheable(response, FAN_PAGE, keys, expires_in=expires_in)
 
 
 def init_app(app: Flask) -> None:

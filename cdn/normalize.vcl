@@ -1,0 +1,63 @@
+vcl 4.1;
+// Request hygiene: nothing a client sends may change what gets cached for everybody, and
+// equivalent requests must share one cache object.
+
+import std;
+
+sub vcl_recv {
+    if (req.restarts == 0) {
+        // Internal flags (grace.vcl) are only ever set by this VCL, never by a client.
+        unset req.http.X-Fanfare-Fresh;
+        unset req.http.X-Fanfare-Stale-Ok;
+    }
+
+    // Cache poisoning: frameworks build links and redirects from these headers, so a client
+    // could make the origin render a page for another host or scheme and have us cache it.
+    unset req.http.X-Forwarded-Host;
+    unset req.http.X-Forwarded-Server;
+    unset req.http.X-Forwarded-Port;
+    unset req.http.X-Forwarded-Proto;
+    unset req.http.X-Forwarded-Scheme;
+    unset req.http.X-Forwarded-Prefix;
+    unset req.http.X-Forwarded-Ssl;
+    unset req.http.Front-End-Https;
+    unset req.http.X-Url-Scheme;
+    unset req.http.X-Host;
+    unset req.http.X-Original-Host;
+    unset req.http.X-Original-URL;
+    unset req.http.X-Rewrite-URL;
+    unset req.http.X-HTTP-Method-Override;
+    unset req.http.X-HTTP-Method;
+    unset req.http.X-Method-Override;
+    unset req.http.Forwarded;
+    // httpoxy: a Proxy header would become HTTP_PROXY in a CGI-style environment.
+    unset req.http.Proxy;
+
+    // One object per site, not per spelling of its host name.
+    if (req.http.Host) {
+        set req.http.Host = std.tolower(regsub(req.http.Host, ":[0-9]+$", ""));
+    }
+
+    // Fragments never reach a server; tracking parameters never change a page.
+    set req.url = regsub(req.url, "#.*$", "");
+    if (req.url ~ "[?&](utm_[a-z]+|fbclid|gclid|mc_[a-z]+)=") {
+        set req.url = regsuball(req.url, "(utm_[a-z]+|fbclid|gclid|mc_[a-z]+)=[^&]*&?", "");
+        set req.url = regsub(req.url, "[?&]+$", "");
+    }
+    set req.url = std.querysort(req.url);
+
+    // Only gzip is produced (below), so every client falls into one of two variants.
+    if (req.http.Accept-Encoding ~ "(?i)\bgzip\b") {
+        set req.http.Accept-Encoding = "gzip";
+    } else {
+        unset req.http.Accept-Encoding;
+    }
+}
+
+sub vcl_backend_response {
+    // Compress text once at the edge; Varnish gunzips for the rare client that cannot.
+    if (!beresp.http.Content-Encoding
+        && beresp.http.Content-Type ~ "^(text/|application/(json|javascript|xml|manifest\+json)|image/svg\+xml)") {
+        set beresp.do_gzip = true;
+    }
+}

@@ -1,0 +1,125 @@
+"""An editor edits a bio, uploads a photo and publishes; a fan sees both through the edge."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
+
+from fanfare.accounts import create_editor
+from fanfare.seed import seed_demo
+from fanfare.stack import Stack
+
+pytestmark = [pytest.mark.editor, pytest.mark.local_only]
+
+EMAIL, PASSWORD = "editor@example.org", "a long editor passphrase"
+NEW_BIO = "Nova just sold out the **Arena** in one hour."
+
+
+@pytest.fixture
+def editor_stack(create_database, redis_url, tmp_path) -> Iterator[Stack]:
+    """web and edge on a seeded database with an editor account and a private media root."""
+    database_url = create_database()
+    with psycopg.connect(database_url) as conn:
+        seed_demo(conn)
+        create_editor(conn, EMAIL, PASSWORD)
+    stack = Stack(
+        run_dir=tmp_path / "stack",
+        env={
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "FANFARE_SECRET_KEY": "e2e-editor-secret",
+            "FANFARE_WORKERS": "1",
+            "FANFARE_MEDIA_ROOT": str(tmp_path / "media"),
+        },
+    )
+    try:
+        yield stack.start("web", "edge")
+    finally:
+        stack.close()
+
+
+def portrait_jpeg() -> bytes:
+    image = Image.new("RGB", (900, 1200), (107, 47, 214))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class EditorArea:
+    """The editor's intentions, as page actions."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page, self.base = page, base
+
+    def sign_in(self, email: str, password: str) -> None:
+        self.page.goto(self.base + "/admin/")
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def open_nominee(self, event: str, category: str, nominee: str) -> None:
+        self.page.get_by_role("link", name=event).click()
+        self.page.get_by_role("link", name=category).click()
+        self.page.get_by_role("link", name=nominee, exact=True).click()
+
+    def save_bio(self, text: str) -> None:
+        self.page.get_by_label("Bio").fill(text)
+        self.page.get_by_role("button", name="Save draft").click()
+
+    def upload_photo(self, data: bytes, alt: str) -> None:
+        self.page.get_by_label("JPEG, PNG or WebP").set_input_files(
+            files=[{"name": "nova.jpg", "mimeType": "image/jpeg", "buffer": data}]
+        )
+        self.page.get_by_label("Describe the photo").fill(alt)
+        self.page.get_by_role("button", name="Upload photo").click()
+
+    def publish(self) -> None:
+        self.page.get_by_role("button", name="Publish changes").click()
+
+    def notice(self):
+        return self.page.get_by_role("status")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_an_editor_publishes_a_bio_and_photo_that_fans_see(
+    browser: Browser, editor_stack: Stack, javascript: bool
+):
+    edge = editor_stack.url()
+    editor_context = browser.new_context(java_script_enabled=javascript)
+    page = editor_context.new_page()
+    fan = browser.new_context()
+    fan_page = fan.new_page()
+    # The fan page is cached at the edge before the edit, so only a purge can refresh it.
+    fan_page.goto(edge + "/nominees/nova-reyes")
+    assert fan_page.request.get(edge + "/nominees/nova-reyes").headers["x-cache"] == "HIT"
+
+    editor = EditorArea(page, edge)
+    editor.sign_in(EMAIL, PASSWORD)
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    editor.open_nominee("Fan Awards 2026", "Breakthrough Artist", "Nova Reyes")
+    editor.save_bio(NEW_BIO)
+    expect(editor.notice()).to_contain_text("Draft saved")
+    editor.upload_photo(portrait_jpeg(), "Nova Reyes on stage")
+    expect(editor.notice()).to_contain_text("Photo uploaded")
+    expect(page.get_by_role("img", name="Nova Reyes on stage")).to_be_visible()
+    editor.publish()
+    expect(editor.notice()).to_contain_text("Published")
+
+    deadline = time.monotonic() + 3
+    while "sold out the" not in fan_page.content() and time.monotonic() < deadline:
+        fan_page.reload()
+    expect(fan_page.locator(".bio")).to_contain_text("Nova just sold out the Arena in one hour.")
+    expect(fan_page.locator(".bio strong")).to_have_text("Arena")
+    photo = fan_page.get_by_role("img", name="Nova Reyes on stage")
+    expect(photo).to_be_visible()
+    expect(photo).to_have_attribute("width", "900")
+    assert photo.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "/media/" in photo.evaluate("img => img.currentSrc")
+    fan.close()
+    editor_context.close()

@@ -1,0 +1,133 @@
+"""Editor accounts: argon2id password hashes, sign-in checks and `fanfare create-editor`."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+import click
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from psycopg.rows import dict_row
+
+ROLES = ("editor", "admin")
+MIN_PASSWORD_LENGTH = 12
+# OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+class AccountError(ValueError):
+    """An account could not be created or changed as asked."""
+
+
+def normalize_email(email: str) -> str:
+    """The stored form of an email address."""
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash with the OWASP parameters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    return HASHER.hash(password)
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash to verify against when the account does not exist, so timing gives nothing away."""
+    return HASHER.hash("no account has this password, it only burns the same time")
+
+
+def create_editor(conn: psycopg.Connection, email: str, password: str, role: str = "editor") -> int:
+    """Create an account and return its id."""
+    email = normalize_email(email)
+    if "@" not in email.strip("@"):
+        raise AccountError("That does not look like an email address.")
+    if role not in ROLES:
+        raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO editors (email, password_hash, role) VALUES (%s, %s, %s) RETURNING id",
+                (email, hash_password(password), role),
+            ).fetchone()
+    except psycopg.errors.UniqueViolation as exc:
+        raise AccountError(f"An account for {email} exists already.") from exc
+    return row["id"] if isinstance(row, dict) else row[0]
+
+
+def authenticate(conn: psycopg.Connection, email: str, password: str) -> dict | None:
+    """The active editor with this email and password, or None; always runs one hash verify."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        editor = cur.execute(
+            "SELECT id, email, role, password_hash FROM editors WHERE email = %s AND active",
+            (normalize_email(email),),
+        ).fetchone()
+    try:
+        HASHER.verify(editor["password_hash"] if editor else _decoy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if editor is None:
+        return None
+    if HASHER.check_needs_rehash(editor["password_hash"]):
+        conn.execute(
+            "UPDATE editors SET password_hash = %s WHERE id = %s",
+            (HASHER.hash(password), editor["id"]),
+        )
+    conn.execute("UPDATE editors SET last_login_at = now() WHERE id = %s", (editor["id"],))
+    return {k: editor[k] for k in ("id", "email", "role")}
+
+
+def get_editor(conn: psycopg.Connection, editor_id: int) -> dict | None:
+    """An active editor by id."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT id, email, role FROM editors WHERE id = %s AND active", (editor_id,)
+        ).fetchone()
+
+
+def list_editors(conn: psycopg.Connection) -> list[dict]:
+    """Every account, active first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT id, email, role, active, created_at, last_login_at FROM editors"
+            " ORDER BY active DESC, email"
+        ).fetchall()
+
+
+def set_active(conn: psycopg.Connection, editor_id: int, active: bool) -> None:
+    """Enable or disable an account (the caller revokes its sessions)."""
+    conn.execute("UPDATE editors SET active = %s WHERE id = %s", (active, editor_id))
+
+
+def set_role(conn: psycopg.Connection, editor_id: int, role: str) -> None:
+    """Make an account an editor or an admin."""
+    if role not in ROLES:
+        raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
+    conn.execute("UPDATE editors SET role = %s WHERE id = %s", (role, editor_id))
+
+
+@click.command("create-editor")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="editor", show_default=True)
+@with_appcontext
+def create_editor_command(email: str, role: str) -> None:
+    """Create an editor account; the password is read from stdin (or prompted for)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with psycopg.connect(current_app.config["DATABASE_URL"]) as conn:
+            editor_id = create_editor(conn, email, password, role)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {role} {normalize_email(email)} (id {editor_id})")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command."""
+    app.cli.add_command(create_editor_command)

@@ -1,0 +1,24 @@
+"""The editor area under /admin: sign-in, content drafts and publishing, photos, accounts."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from fanfare import accounts
+from fanfare.web.admin import auth, base, content, editors  # noqa: F401  (they add routes)
+from fanfare.web.admin.forms import RESULTS_MODES, time_value
+
+DEFAULTS = {
+    "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
+    "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, its settings, the no-store rule and `create-editor`."""
+    for name, value in DEFAULTS.items():
+        app.config.setdefault(name, value)
+    app.register_blueprint(base.bp)
+    app.after_request(base.no_store)
+    app.jinja_env.globals.update(time_value=time_value, RESULTS_MODES=RESULTS_MODES)
+    accounts.init_app(app)

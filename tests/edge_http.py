@@ -1,0 +1,63 @@
+"""A tiny HTTP client for edge tests: one request, the answer's status, headers and body."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def cache(self) -> str:
+        return self.headers.get("x-cache", "")
+
+
+def request(
+    url: str,
+    method: str = "GET",
+    *,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    source: str | None = None,
+) -> Answer:
+    """Send one request; `source` binds the client to another loopback address (ACL tests)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(
+        parts.hostname,
+        parts.port,
+        timeout=15,
+        source_address=(source, 0) if source else None,
+    )
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, path or "/", body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read().decode("utf-8", "replace")
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def purge(edge: str, keys: str, *, soft: bool = False, source: str | None = None) -> Answer:
+    """PURGE by surrogate key, as fanfare.edge does."""
+    header = "xkey-softpurge" if soft else "xkey-purge"
+    return request(edge + "/", "PURGE", headers={header: keys}, source=source)
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.1):
+    """Poll predicate until it returns something truthy; return it, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
