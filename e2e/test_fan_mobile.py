@@ -10,7 +10,6 @@ from playwright.sync_api import Page, Playwright, expect
 from e2e.pages import FanPage, HomePage
 
 pytestmark = pytest.mark.fan
-VOTE_PATH = pytest.mark.xfail(strict=False, reason="vote path not merged yet")
 
 # A 320-px-wide Android phone and an iPhone, emulated in Chromium (viewport, DPR, touch, UA).
 PHONES = ["Galaxy S9+", "iPhone 13"]
@@ -71,7 +70,6 @@ def test_fan_pages_fit_the_phone_with_big_tap_targets(phone: Page, base_url: str
     assert small_targets(fan_page) == []
 
 
-@VOTE_PATH
 def test_a_fan_votes_on_a_phone(phone: Page, base_url: str):
     home = HomePage(phone, base_url)
     home.open()

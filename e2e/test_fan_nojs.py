@@ -10,7 +10,6 @@ from playwright.sync_api import Page, expect
 from e2e.pages import CategoryPage, HomePage, ReceiptPage, ResultsPage
 
 pytestmark = pytest.mark.fan
-VOTE_PATH = pytest.mark.xfail(strict=False, reason="vote path not merged yet")
 
 COUNTED = re.compile(r"(?<!Not )\bCounted\b")
 
@@ -38,7 +37,6 @@ def test_a_fan_without_javascript_browses_home_category_and_nominee(no_js: Page,
     expect(back.heading).to_have_text("Breakthrough Artist")
 
 
-@VOTE_PATH
 def test_a_fan_without_javascript_votes_and_follows_the_receipt_to_the_results(
     no_js: Page, base_url: str
 ):

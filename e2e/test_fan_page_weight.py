@@ -10,7 +10,6 @@ from playwright.sync_api import Page, Response
 from e2e.pages import CategoryPage, HomePage
 
 pytestmark = pytest.mark.fan
-VOTE_PATH = pytest.mark.xfail(strict=False, reason="vote path not merged yet")
 
 BUDGET = 14 * 1024  # bytes: what fits in the first round trips of a new TCP connection
 HTMX = re.compile(r"/static/vendor/htmx\.min\.[0-9a-f]+\.js$")
@@ -60,7 +59,6 @@ def test_each_fan_page_is_at_most_14_kb_of_compressed_html(fan_context, base_url
     assert {path: size for path, size in sizes.items() if size > BUDGET} == {}
 
 
-@VOTE_PATH
 def test_results_pages_are_at_most_14_kb_of_compressed_html(fan_context, base_url: str, fan_report):
     home = HomePage(fan_context().new_page(), base_url)
     home.open()

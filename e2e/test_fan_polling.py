@@ -10,7 +10,7 @@ from playwright.sync_api import Page, Request, expect
 
 from e2e.pages import CategoryPage, ReceiptPage, ResultsPage
 
-pytestmark = [pytest.mark.fan, pytest.mark.xfail(strict=False, reason="vote path not merged yet")]
+pytestmark = pytest.mark.fan
 
 FRAGMENT = re.compile(r"/fragments/awards/[^/]+/results$")
 COUNTED = re.compile(r"(?<!Not )\bCounted\b")
