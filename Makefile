@@ -27,9 +27,11 @@ test: deps
 	@scripts/services.sh
 	$(BIN)/pytest
 
+# make e2e [BASE_URL=https://staging.example] [MARK=fan|editor|slow_network|"not local_only"]
+# Without BASE_URL it starts a whole local stack on free ports; with it, it starts nothing.
 e2e: deps
-	@scripts/services.sh
-	$(BIN)/pytest e2e $(if $(BASE_URL),--base-url $(BASE_URL))
+	@$(if $(BASE_URL),true,scripts/services.sh)
+	$(BIN)/pytest e2e $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MARK),-m "$(MARK)")
 
 # BENCH_QUICK=1 for a 2-3 minute smoke run; BENCH_ONLY=ingest,drain for some scenarios only.
 bench: deps $(VENV)/.bench-installed

@@ -140,21 +140,29 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-def app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
-    """Settings for an app or stack under test."""
+def _app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
+    """Settings for an in-process app under test; extras override."""
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        # No purges unless a test names its own edge: never a developer's edge on :8000.
+        "EDGE_URLS": "",
         **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def app_settings() -> Callable[..., dict]:
+    """The settings factory, as a fixture because conftest.py is not importable."""
+    return _app_settings
 
 
 @pytest.fixture
 def app(database_url: str, redis_url: str):
     """The web app on a fresh database."""
-    app = create_web_app(app_settings(database_url, redis_url))
+    app = create_web_app(_app_settings(database_url, redis_url))
     yield app
     db.close(app)
 

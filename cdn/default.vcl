@@ -15,5 +15,5 @@ include "normalize.vcl";  // header hygiene, anti-poisoning, URL and Accept-Enco
 include "purge.vcl";      // PURGE by surrogate key, from the ACL only
 include "grace.vcl";      // stale-while-revalidate when healthy, stale-if-error when not
 include "cookies.vcl";    // no cookies in or out on cacheable paths
-include "routing.vcl";    // web or ingest; pass or cache
+include "routing.vcl";    // web or ingest; pass or cache; /metrics only for the ACL
 include "debug.vcl";      // X-Cache, and hide internal headers

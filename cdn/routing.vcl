@@ -8,6 +8,10 @@ sub vcl_recv {
         return (pass);
     }
     set req.backend_hint = web;
+    if (req.url ~ "^/metrics(\?|$)" && client.ip !~ purgers) {
+        // Operational gauges are for the operators' network (the purgers ACL), not the public.
+        return (synth(404, "Not Found"));
+    }
     if (req.method != "GET" && req.method != "HEAD") {
         return (pass);
     }

@@ -15,29 +15,17 @@ from fanfare.app import create_web_app
 PASSWORD = "correct horse battery staple"
 
 
-def app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
-    """Settings for a web app under test (as the root conftest's, which is not importable)."""
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        **extra,
-    }
-
-
 EDITOR = "ed@example.org"
 ADMIN = "boss@example.org"
 
 
 @pytest.fixture
-def settings(demo, redis_url, tmp_path):
+def settings(demo, redis_url, tmp_path, app_settings):
     """Settings of a web app on the demo event, with generous sign-in limits."""
     return app_settings(
         demo,
         redis_url,
         MEDIA_ROOT=str(tmp_path / "media"),
-        EDGE_URLS="",  # no edge here: never purge a developer's edge on port 8000
         ADMIN_LOGIN_LIMIT_ACCOUNT="1000 per minute",
         ADMIN_LOGIN_LIMIT_IP="1000 per minute",
     )

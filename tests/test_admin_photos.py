@@ -18,17 +18,6 @@ from fanfare.app import create_web_app
 PASSWORD = "correct horse battery staple"
 
 
-def app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
-    """Settings for a web app under test (as the root conftest's, which is not importable)."""
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        **extra,
-    }
-
-
 ORIENTATION, MAKE, DESCRIPTION = 0x0112, 0x010F, 0x010E
 
 
@@ -38,8 +27,8 @@ def media_root(tmp_path) -> Path:
 
 
 @pytest.fixture
-def app(demo, redis_url, media_root):
-    app = create_web_app(app_settings(demo, redis_url, MEDIA_ROOT=str(media_root), EDGE_URLS=""))
+def app(demo, redis_url, media_root, app_settings):
+    app = create_web_app(app_settings(demo, redis_url, MEDIA_ROOT=str(media_root)))
     yield app
     db.close(app)
 

@@ -16,17 +16,6 @@ from fanfare.stream import STREAM
 HX = {"HX-Request": "true"}
 
 
-def app_settings(database_url: str, redis_url: str, **extra: object) -> dict:
-    """Settings for an in-process ingest app on the test's database and Redis."""
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        **extra,
-    }
-
-
 def ids(database_url: str, category_slug: str) -> tuple[int, list[int]]:
     """A category's id and its nominees' ids."""
     with psycopg.connect(database_url) as conn:
@@ -43,7 +32,7 @@ def ids(database_url: str, category_slug: str) -> tuple[int, list[int]]:
 
 
 @pytest.fixture
-def ingest(demo, redis_url):
+def ingest(demo, redis_url, app_settings):
     """The ingest app on the demo event; limits high enough not to interfere."""
     app = create_ingest_app(
         app_settings(
@@ -186,7 +175,9 @@ def test_cross_origin_post_is_403_and_queues_nothing(voter, open_category, heade
     assert stream_length(redis_url) == 0
 
 
-def test_rate_limit_per_voter_answers_429_with_retry_after(demo, redis_url, open_category):
+def test_rate_limit_per_voter_answers_429_with_retry_after(
+    demo, redis_url, open_category, app_settings
+):
     app = create_ingest_app(app_settings(demo, redis_url, VOTE_LIMIT_PER_VOTER="3/minute"))
     try:
         client = app.test_client()
@@ -246,7 +237,7 @@ def test_redis_out_of_memory_answers_503(voter, open_category, redis_url):
 
 
 def test_ingest_keeps_accepting_on_the_last_ballot_when_postgres_is_gone(
-    demo, redis_url, open_category
+    demo, redis_url, open_category, app_settings
 ):
     category, nominees = open_category
     first = create_ingest_app(app_settings(demo, redis_url))

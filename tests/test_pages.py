@@ -42,6 +42,7 @@ def test_category_page_shows_nominees_and_is_tagged_by_them(client):
     assert html.count('class="card nominee"') == 6
     keys = response.headers["xkey"].split()
     assert keys[0].startswith("category:")
+    assert keys[1] == "results:" + keys[0].removeprefix("category:")  # it embeds the island
     assert sum(key.startswith("nominee:") for key in keys) == 6
 
 

@@ -43,7 +43,12 @@ def category(slug: str) -> Response:
     if found is None:
         abort(404)
     nominees = content.nominees(found["id"])
-    keys = [f"category:{found['id']}", *(f"nominee:{n['id']}" for n in nominees)]
+    # The page embeds the results island, so the worker's results purge refreshes it too.
+    keys = [
+        f"category:{found['id']}",
+        f"results:{found['id']}",
+        *(f"nominee:{n['id']}" for n in nominees),
+    ]
     return _page("pages/category.html", keys, [found], category=found, nominees=nominees)
 
 
