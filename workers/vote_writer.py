@@ -28,12 +28,11 @@ from fanfare.edge import PurgeClient, client_from_settings
 from fanfare.stream import (
     DEAD_LETTERS,
     GROUP,
-    KEEP_SECONDS,
     STREAM,
     DecodeError,
     Vote,
     decode,
-    receipt_key,
+    mark_receipts,
 )
 from workers.vote_store import Status, store
 
@@ -143,15 +142,7 @@ class VoteWriter:
         for entry_id, fields, error in dead:
             log.error("dead-lettering entry %s: %s", entry_id, error)
             pipe.xadd(DEAD_LETTERS, {**fields, b"entry": entry_id, b"error": error})
-        for _, _, vote in decoded:
-            if vote.vote_id not in statuses:
-                continue
-            state, reason = statuses[vote.vote_id]
-            mapping = {"s": state, "c": vote.category_id, "n": vote.nominee_id}
-            if reason:
-                mapping["r"] = reason
-            pipe.hset(receipt_key(str(vote.vote_id)), mapping=mapping)
-            pipe.expire(receipt_key(str(vote.vote_id)), KEEP_SECONDS)
+        mark_receipts(pipe, statuses)
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.client import Pipeline
+
 from fanfare.gather import Gatherer
 
 STREAM = "votes"
@@ -144,3 +146,30 @@ class VoteQueue:
         reply = self.gatherer.call("EVALSHA", self.sha, 3, *keys, *args, *flat)
         queued, receipt = reply  # type: ignore[misc]
         return bool(queued), receipt.decode() if isinstance(receipt, bytes) else str(receipt)
+
+
+# KEYS: receipt hashes. ARGV: per key, its state then its reason ('' for none). Only receipts
+# that still exist are marked: ingest made each with its expiry, and a receipt gone from Redis
+# is answered from PostgreSQL. One script per batch instead of two commands per vote.
+MARK_RECEIPTS_LUA = """
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    local reason = ARGV[2 * i]
+    if reason == '' then
+      redis.call('HSET', key, 's', ARGV[2 * i - 1])
+    else
+      redis.call('HSET', key, 's', ARGV[2 * i - 1], 'r', reason)
+    end
+  end
+end
+return #KEYS
+"""
+
+
+def mark_receipts(pipe: Pipeline, statuses: dict[uuid.UUID, tuple[str, str | None]]) -> None:
+    """Queue, on a pipeline, the marking of each receipt as counted or rejected (with reason)."""
+    if not statuses:
+        return
+    keys = [receipt_key(str(vote_id)) for vote_id in statuses]
+    args = [x for state, reason in statuses.values() for x in (state, reason or "")]
+    pipe.eval(MARK_RECEIPTS_LUA, len(keys), *keys, *args)
