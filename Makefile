@@ -33,6 +33,15 @@ e2e: deps
 	@$(if $(BASE_URL),true,scripts/services.sh)
 	$(BIN)/pytest e2e $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MARK),-m "$(MARK)")
 
+# BENCH_QUICK=1 for a 2-3 minute smoke run; BENCH_ONLY=ingest,drain for some scenarios only.
+bench: deps $(VENV)/.bench-installed
+	@scripts/services.sh
+	$(BIN)/python bench/run.py
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
+
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
