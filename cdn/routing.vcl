@@ -28,3 +28,16 @@ sub vcl_backend_response {
         set beresp.grace = 7d;
     }
 }
+
+sub vcl_backend_error {
+    if (bereq.url ~ "^/votes(/|\?|$)") {
+        // Ingest could not be reached: the fan's form shows a friendly refusal with a retry hint,
+        // never Varnish's own error page. Nothing was queued, so nothing was accepted.
+        set beresp.http.Content-Type = "text/html; charset=utf-8";
+        set beresp.http.Cache-Control = "private, no-store";
+        set beresp.http.Retry-After = "5";
+        set beresp.body = {"<p class="vote-problem" role="alert">We're very busy right now and your vote was not sent. Please try again in a few seconds.</p>
+"};
+        return (deliver);
+    }
+}
