@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import time
+import urllib.parse
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -61,3 +62,20 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def post_vote(base: str, form: dict, headers: dict | None = None) -> tuple[int, dict, str]:
+    """POST /votes without following redirects; (status, headers, body)."""
+    parts = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            "/votes",
+            body=urllib.parse.urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+        )
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        conn.close()

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
-import urllib.parse
-
 import psycopg
+from edge_http import post_vote
 
 HX = {"HX-Request": "true"}
-
-
-def post(base: str, form: dict, headers: dict) -> tuple[int, dict, str]:
-    parts = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request(
-            "POST",
-            "/votes",
-            body=urllib.parse.urlencode(form),
-            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
-        )
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read().decode()
-    finally:
-        conn.close()
 
 
 def open_vote(database_url: str) -> dict:
@@ -49,9 +31,10 @@ def test_spoofed_x_forwarded_for_does_not_change_the_limiter_key(make_stack, dem
 
     # No cookie each time (a new voter), and a different claimed client address each time.
     codes = [
-        post(stack.url(), form, {**HX, "X-Forwarded-For": f"203.0.113.{i}"})[0] for i in range(3)
+        post_vote(stack.url(), form, {**HX, "X-Forwarded-For": f"203.0.113.{i}"})[0]
+        for i in range(3)
     ]
-    status, headers, body = post(stack.url(), form, {**HX, "X-Forwarded-For": "198.51.100.7"})
+    status, headers, body = post_vote(stack.url(), form, {**HX, "X-Forwarded-For": "198.51.100.7"})
 
     assert codes == [202, 202, 202]
     assert status == 429
@@ -65,11 +48,11 @@ def test_redis_stopped_gives_503_with_retry_after_through_the_edge(
 ):
     stack = make_stack(demo, redis_url, "web", "ingest", "edge")
     form = open_vote(demo)
-    assert post(stack.url(), form, HX)[0] == 202
+    assert post_vote(stack.url(), form, HX)[0] == 202
 
     redis_server.stop()
-    answers = [post(stack.url(), form, HX) for _ in range(5)]
-    plain = post(stack.url(), form, {})
+    answers = [post_vote(stack.url(), form, HX) for _ in range(5)]
+    plain = post_vote(stack.url(), form, {})
 
     assert [status for status, _, _ in answers] == [503] * 5
     assert all(headers["Retry-After"] == "5" for _, headers, _ in answers)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import redis
+from edge_http import post_vote
 
 from fanfare.stream import (
     DEAD_LETTERS,
@@ -32,23 +33,6 @@ OPEN_LIMITS = {
     "FANFARE_VOTE_LIMIT_PER_VOTER": "100000/minute",
     "FANFARE_CLAIM_IDLE_MS": "300",
 }
-
-
-def post_vote(base: str, form: dict, headers: dict | None = None) -> tuple[int, dict, str]:
-    """POST /votes without following redirects; (status, headers, body)."""
-    parts = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request(
-            "POST",
-            "/votes",
-            body=urllib.parse.urlencode(form),
-            headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
-        )
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read().decode()
-    finally:
-        conn.close()
 
 
 def get(url: str) -> tuple[int, str]:
