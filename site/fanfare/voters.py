@@ -6,6 +6,7 @@ carry it. The raw IP is never stored: only an HMAC of it under a key derived fro
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -57,7 +58,13 @@ def remember(response: Response) -> Response:
     return response
 
 
+@functools.cache
+def _ip_key(secret_key: str) -> bytes:
+    """The IP-hash key, derived once per secret rather than on every vote."""
+    return hashlib.sha256(b"fanfare.ip-hash:" + secret_key.encode()).digest()
+
+
 def ip_hash() -> str:
     """A keyed hash of the client IP: joins a voter's votes for fraud review, reveals nothing."""
-    key = hashlib.sha256(b"fanfare.ip-hash:" + current_app.config["SECRET_KEY"].encode()).digest()
+    key = _ip_key(current_app.config["SECRET_KEY"])
     return hmac.new(key, client_ip().encode(), hashlib.sha256).hexdigest()[:32]
