@@ -14,10 +14,10 @@ import pytest
 import redis
 from psycopg.conninfo import make_conninfo
 
-from fanfare import db
 from fanfare.app import create_web_app
-from fanfare.config import DEFAULTS
-from fanfare.seed import seed_demo
+from fanfare.content.seed import seed_demo
+from fanfare.infra import db
+from fanfare.settings import DEFAULTS
 from fanfare.stack import Stack, free_port
 
 SERVER_URL = os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"])

@@ -16,7 +16,7 @@ loglevel = os.environ.get("FANFARE_LOG_LEVEL", "info")
 
 def worker_exit(server, worker):
     """Close the PostgreSQL pool that this worker opened."""
-    from fanfare import db
+    from fanfare.infra import db
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):

@@ -565,7 +565,7 @@ return tonumber(ARGV[1])
 
 def _fill(site: Site, n: int, tag: str) -> None:
     """Pre-fill the stream with n valid votes from n distinct voters, for the group to read."""
-    from fanfare.stream import STREAM, Vote, server_time, uuid7
+    from fanfare.votes.stream import STREAM, Vote, server_time, uuid7
 
     client = site.redis()
     client.xgroup_create(STREAM, "vote-writers", id="0", mkstream=True)

@@ -22,9 +22,9 @@ import psycopg
 import redis
 from psycopg.conninfo import make_conninfo
 
-from fanfare import db
-from fanfare.config import DEFAULTS, ROOT
-from fanfare.seed import seed_demo
+from fanfare.content.seed import seed_demo
+from fanfare.infra import db
+from fanfare.settings import DEFAULTS, ROOT
 from fanfare.stack import Stack, free_port
 
 BENCH = Path(__file__).resolve().parent

@@ -33,9 +33,9 @@ import redis  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
-from fanfare import db  # noqa: E402
-from fanfare.config import DEFAULTS  # noqa: E402
-from fanfare.seed import seed_demo  # noqa: E402
+from fanfare.content.seed import seed_demo  # noqa: E402
+from fanfare.infra import db  # noqa: E402
+from fanfare.settings import DEFAULTS  # noqa: E402
 from fanfare.stack import Stack, free_port  # noqa: E402
 
 SERVER_URL = str(DEFAULTS["DATABASE_URL"])

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import BrowserContext, CDPSession, Page
 from psycopg.rows import dict_row
 
-from fanfare.config import ROOT
-from fanfare.edge import PurgeClient
-from fanfare.seed import seed_demo
+from fanfare.content.seed import seed_demo
+from fanfare.edge.purge import PurgeClient
+from fanfare.settings import ROOT
 from fanfare.stack import Stack, procfile
 
 CHROMIUM = "/usr/bin/chromium"

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from fanfare.accounts import create_editor
-from fanfare.seed import seed_demo
+from fanfare.content.seed import seed_demo
 from fanfare.stack import Stack
+from fanfare.web.admin.accounts import create_editor
 
 pytestmark = [pytest.mark.editor, pytest.mark.local_only]
 

@@ -9,8 +9,9 @@ import time
 import psycopg
 import pytest
 
-from fanfare import accounts, db
 from fanfare.app import create_web_app
+from fanfare.infra import db
+from fanfare.web.admin import accounts
 
 PASSWORD = "correct horse battery staple"
 
@@ -437,7 +438,7 @@ def test_editors_create_and_publish_an_event(client, accounts_made):
 def test_the_scheduler_job_publishes_what_is_due_and_names_the_keys(client, demo, accounts_made):
     from datetime import UTC, datetime, timedelta
 
-    from fanfare.publishing import due
+    from fanfare.content.publishing import due
 
     sign_in(client)
     target = nominee_id(demo)

@@ -12,8 +12,9 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from fanfare import accounts, db
 from fanfare.app import create_web_app
+from fanfare.infra import db
+from fanfare.web.admin import accounts
 
 PASSWORD = "correct horse battery staple"
 

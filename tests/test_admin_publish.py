@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from fanfare import accounts
-from fanfare.edge import PurgeClient
+from fanfare.edge.purge import PurgeClient
+from fanfare.web.admin import accounts
 from workers import scheduler
 
 PASSWORD = "correct horse battery staple"

@@ -9,7 +9,7 @@ import socket
 import pytest
 from edge_http import request, wait_until
 
-from fanfare.edge import PurgeClient
+from fanfare.edge.purge import PurgeClient
 
 
 @pytest.fixture

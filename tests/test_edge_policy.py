@@ -6,7 +6,7 @@ import re
 
 import psycopg
 
-from fanfare.caching import FAN_PAGE, cacheable
+from fanfare.http.cache_policy import FAN_PAGE, cacheable
 
 
 def directives(cache_control: str) -> dict[str, int]:

@@ -7,9 +7,9 @@ import re
 import psycopg
 import pytest
 
-from fanfare import db
 from fanfare.app import create_web_app
-from fanfare.config import ConfigError
+from fanfare.infra import db
+from fanfare.settings import ConfigError
 
 
 def test_migrate_is_idempotent(database_url):

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 import redis
 
-from fanfare import db
 from fanfare.app import create_ingest_app
-from fanfare.stream import STREAM
+from fanfare.infra import db
+from fanfare.votes.stream import STREAM
 
 HX = {"HX-Request": "true"}
 

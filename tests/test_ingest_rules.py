@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from fanfare.ballot import Ballot, Reason, Rules, Window, allowed_votes, judge
-from fanfare.stream import uuid7
+from fanfare.votes.ballot import Ballot, Reason, Rules, Window, allowed_votes, judge
+from fanfare.votes.stream import uuid7
 
 T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 BALLOT = Ballot(

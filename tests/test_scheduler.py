@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from edge_http import request, wait_until
 
-from fanfare.transitions import ECHO, changed_keys, keys_between
+from fanfare.edge.transitions import ECHO, changed_keys, keys_between
 
 
 def ids(conn: psycopg.Connection, slug: str) -> tuple[int, int]:

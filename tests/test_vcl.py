@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from fanfare.config import ROOT
+from fanfare.settings import ROOT
 
 VTC_FILES = sorted((ROOT / "cdn").glob("*.vtc"))
 

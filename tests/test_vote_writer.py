@@ -13,7 +13,7 @@ import pytest
 import redis
 from edge_http import post_vote
 
-from fanfare.stream import (
+from fanfare.votes.stream import (
     DEAD_LETTERS,
     GROUP,
     STREAM,

@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from fanfare import publishing, transitions
-from fanfare.config import DEFAULTS
-from fanfare.edge import PurgeClient, client_from_settings
+from fanfare.content import publishing
+from fanfare.edge import transitions
+from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.settings import DEFAULTS
 
 log = logging.getLogger("fanfare.scheduler")
 

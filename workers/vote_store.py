@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import psycopg
 from psycopg.rows import tuple_row
 
-from fanfare.ballot import Ballot, Reason, Verdict, allowed_votes, judge, load_ballot
-from fanfare.stream import Vote
+from fanfare.votes.ballot import Ballot, Reason, Verdict, allowed_votes, judge, load_ballot
+from fanfare.votes.stream import Vote
 
 INSERT_VOTES = """
 INSERT INTO votes (vote_id, category_id, nominee_id, window_id, voter_id, ip_hash, cast_at,

@@ -23,9 +23,9 @@ import uuid
 import psycopg
 import redis
 
-from fanfare.config import DEFAULTS
-from fanfare.edge import PurgeClient, client_from_settings
-from fanfare.stream import (
+from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.settings import DEFAULTS
+from fanfare.votes.stream import (
     DEAD_LETTERS,
     GROUP,
     STREAM,

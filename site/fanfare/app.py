@@ -5,39 +5,30 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fanfare import (
-    assets,
-    caching,
-    config,
-    db,
-    edge,
-    errors,
-    filters,
-    health,
-    limits,
-    redis_store,
-    security,
-)
+from fanfare import settings
+from fanfare.edge import purge
+from fanfare.http import assets, cache_policy, errors, filters, health, ratelimit, security
+from fanfare.infra import db, redis_client
 
 
 def _base(name: str, overrides: dict | None) -> Flask:
     """What both services share: settings, pools, security, caching rules, error pages."""
     app = Flask(
         name,
-        template_folder=str(config.ROOT / "templates"),
+        template_folder=str(settings.ROOT / "templates"),
         static_folder=None,
     )
-    config.load(app, overrides)
+    settings.load(app, overrides)
     hops = int(app.config["PROXY_HOPS"])
     if hops:
         # Trust exactly the edge's hops; X-Forwarded-Host is never trusted (cache poisoning).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
-    edge.init_app(app)
-    redis_store.init_app(app)
+    purge.init_app(app)
+    redis_client.init_app(app)
     security.init_app(app)
-    limits.init_app(app)
-    caching.init_app(app)
+    ratelimit.init_app(app)
+    cache_policy.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
     filters.init_app(app)
@@ -46,7 +37,7 @@ def _base(name: str, overrides: dict | None) -> Flask:
 
 def create_web_app(overrides: dict | None = None) -> Flask:
     """Pages, results fragments and the editor area."""
-    from fanfare import media, seed
+    from fanfare.content import media, seed
     from fanfare.web import admin, fragments, pages
 
     app = _base("fanfare.web", overrides)

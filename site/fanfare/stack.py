@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from fanfare.config import ROOT
+from fanfare.settings import ROOT
 
 PROCFILE = ROOT / "Procfile"
 HEALTH_PATHS = {"edge": "/healthz", "web": "/healthz", "ingest": "/healthz"}

@@ -21,8 +21,8 @@ import redis
 from flask import Flask, current_app
 from flask_caching import Cache
 
-from fanfare import db
-from fanfare.ballot import Ballot, load_ballot
+from fanfare.infra import db
+from fanfare.votes.ballot import Ballot, load_ballot
 
 log = logging.getLogger(__name__)
 EXTENSION = "fanfare.ballot_cache"

@@ -18,12 +18,12 @@ from limits.errors import StorageError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from fanfare import db, gather, redis_store, voters
-from fanfare.ballot import Ballot, Reason, judge
-from fanfare.caching import PRIVATE
-from fanfare.ingest import ballot_cache
-from fanfare.limits import client_ip, client_subnet, limiter
-from fanfare.stream import KEEP_SECONDS, Vote, VoteQueue, receipt_key, server_time, uuid7
+from fanfare.http.cache_policy import PRIVATE
+from fanfare.http.ratelimit import client_ip, client_subnet, limiter
+from fanfare.infra import db, gather, redis_client
+from fanfare.ingest import ballot_cache, voters
+from fanfare.votes.ballot import Ballot, Reason, judge
+from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, receipt_key, server_time, uuid7
 from fanfare.web.fragments import POLL_SECONDS
 
 bp = Blueprint("votes", __name__)
@@ -168,7 +168,7 @@ def receipt(receipt: str) -> Response:
         vote_id = uuid.UUID(receipt)
     except ValueError:
         raise Problem(404, "no_receipt") from None
-    found = redis_store.client().hgetall(receipt_key(str(vote_id)))
+    found = redis_client.client().hgetall(receipt_key(str(vote_id)))
     if found:
         status = {
             "state": found.get(b"s", b"queued").decode(),

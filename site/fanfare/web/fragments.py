@@ -9,9 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, make_response, render_template
 from flask.wrappers import Response
 
-from fanfare import content, db
-from fanfare.ballot import WindowState, seconds_until
-from fanfare.caching import RESULTS, cacheable
+from fanfare.content import catalog
+from fanfare.http.cache_policy import RESULTS, cacheable
+from fanfare.infra import db
+from fanfare.votes.ballot import WindowState, seconds_until
 
 bp = Blueprint("fragments", __name__)
 # How often the island polls while live; the edge keeps it RESULTS.s_maxage seconds at most.
@@ -23,7 +24,7 @@ def results_context(category: dict) -> dict:
     live = category["state"] not in (WindowState.CLOSED, WindowState.NONE)
     return {
         "category": category,
-        "results": content.results(category["id"]) if category["results_visible"] else [],
+        "results": catalog.results(category["id"]) if category["results_visible"] else [],
         "live": live,
         "poll_seconds": POLL_SECONDS,
     }
@@ -31,11 +32,11 @@ def results_context(category: dict) -> dict:
 
 def _render(template: str, slug: str) -> Response:
     """Render the island or the page for a category under the RESULTS policy."""
-    category = content.category(slug)
+    category = catalog.category(slug)
     if category is None:
         abort(404)
     response = make_response(render_template(template, **results_context(category)))
-    expires_in = seconds_until(category["next_transition"], content.now())
+    expires_in = seconds_until(category["next_transition"], catalog.now())
     keys = [f"results:{category['id']}", f"category:{category['id']}"]
     return cacheable(response, RESULTS, keys, expires_in=expires_in)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, make_response, render_template
 from flask.wrappers import Response
 
-from fanfare import content
-from fanfare.ballot import seconds_until
-from fanfare.caching import FAN_PAGE, cacheable
+from fanfare.content import catalog
+from fanfare.http.cache_policy import FAN_PAGE, cacheable
+from fanfare.votes.ballot import seconds_until
 
 bp = Blueprint("pages", __name__)
 
 
 def _expires_in(categories: list[dict]) -> float | None:
     """Seconds until the first of these categories changes state by the clock."""
-    at = content.now()
+    at = catalog.now()
     moments = [c["next_transition"] for c in categories if c["next_transition"]]
     return seconds_until(min(moments), at) if moments else None
 
@@ -28,10 +28,10 @@ def _page(template: str, keys: list[str], shown: list[dict], **context) -> Respo
 @bp.get("/")
 def home() -> Response:
     """The event home: every category and where its vote stands."""
-    event = content.current_event()
+    event = catalog.current_event()
     if event is None:
         return _page("pages/empty.html", ["home"], [])
-    categories = content.categories(event["id"])
+    categories = catalog.categories(event["id"])
     keys = ["home", f"event:{event['id']}", *(f"category:{c['id']}" for c in categories)]
     return _page("pages/home.html", keys, categories, event=event, categories=categories)
 
@@ -39,10 +39,10 @@ def home() -> Response:
 @bp.get("/awards/<slug>")
 def category(slug: str) -> Response:
     """A category: its nominees and, while the window is open, the vote form."""
-    found = content.category(slug)
+    found = catalog.category(slug)
     if found is None:
         abort(404)
-    nominees = content.nominees(found["id"])
+    nominees = catalog.nominees(found["id"])
     # The page embeds the results island, so the worker's results purge refreshes it too.
     keys = [
         f"category:{found['id']}",
@@ -55,10 +55,10 @@ def category(slug: str) -> Response:
 @bp.get("/nominees/<slug>")
 def nominee(slug: str) -> Response:
     """A nominee's page: photo, bio and a way to vote."""
-    found = content.nominee(slug)
+    found = catalog.nominee(slug)
     if found is None:
         abort(404)
-    category = content.category_by_id(found["category_id"])
+    category = catalog.category_by_id(found["category_id"])
     if category is None:
         abort(404)
     keys = [f"nominee:{found['id']}", f"category:{category['id']}"]
@@ -68,11 +68,11 @@ def nominee(slug: str) -> Response:
 @bp.get("/history")
 def history() -> Response:
     """Past winners of every closed category."""
-    winners = content.winners()
+    winners = catalog.winners()
     keys = ["history", *(f"category:{w['category_id']}" for w in winners)]
     response = make_response(render_template("pages/history.html", winners=winners))
     # A new winner appears when the next window closes.
-    expires_in = seconds_until(content.next_close(), content.now())
+    expires_in = seconds_until(catalog.next_close(), catalog.now())
     return cacheable(response, FAN_PAGE, keys, expires_in=expires_in)
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from fanfare import accounts
-from fanfare.web.admin import auth, base, content, editors  # noqa: F401  (they add routes)
+from fanfare.web.admin import accounts, auth, base, editing, editors  # noqa: F401  (they add routes)
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
 
 DEFAULTS = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import current_app, g, make_response, redirect, render_template, request
 from flask.wrappers import Response
 
-from fanfare import accounts, audit, db
-from fanfare.limits import client_ip, limiter
-from fanfare.web.admin import sessions
+from fanfare.content import audit
+from fanfare.http.ratelimit import client_ip, limiter
+from fanfare.infra import db
+from fanfare.web.admin import accounts, sessions
 from fanfare.web.admin.base import bp
 
 FAILED = "That email and password do not match an account."

@@ -8,9 +8,9 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, g, redirect, request
 from flask.wrappers import Response
 
-from fanfare import accounts, db
-from fanfare.caching import PRIVATE
-from fanfare.web.admin import sessions
+from fanfare.http.cache_policy import PRIVATE
+from fanfare.infra import db
+from fanfare.web.admin import accounts, sessions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # Endpoints reachable without a session.

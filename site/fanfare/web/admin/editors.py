@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import abort, g, make_response, redirect, render_template, request
 from flask.wrappers import Response
 
-from fanfare import accounts, audit, db
-from fanfare.web.admin import sessions
+from fanfare.content import audit
+from fanfare.infra import db
+from fanfare.web.admin import accounts, sessions
 from fanfare.web.admin.base import admin_required, bp
 
 

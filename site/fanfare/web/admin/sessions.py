@@ -14,7 +14,7 @@ import time
 from flask import current_app, request
 from flask.wrappers import Response
 
-from fanfare import redis_store
+from fanfare.infra import redis_client
 
 COOKIE = "fanfare_admin"
 PATH = "/admin"
@@ -40,7 +40,7 @@ def start(editor_id: int) -> str:
     token = secrets.token_urlsafe(32)
     token_hash = _hash(token)
     data = json.dumps({"editor_id": editor_id, "started": time.time()})
-    pipe = redis_store.client().pipeline()
+    pipe = redis_client.client().pipeline()
     pipe.set(_key(token_hash), data, ex=IDLE_SECONDS)
     pipe.sadd(_index(editor_id), token_hash)
     pipe.expire(_index(editor_id), ABSOLUTE_SECONDS)
@@ -52,7 +52,7 @@ def load(token: str | None) -> dict | None:
     """The live session for a token, refreshing its idle timeout; None if it has ended."""
     if not token:
         return None
-    r = redis_store.client()
+    r = redis_client.client()
     raw = r.get(_key(_hash(token)))
     if raw is None:
         return None
@@ -68,7 +68,7 @@ def end(token: str | None) -> None:
     """End one session (logout, or rotation at login)."""
     if not token:
         return
-    r = redis_store.client()
+    r = redis_client.client()
     token_hash = _hash(token)
     raw = r.getdel(_key(token_hash))
     if raw is not None:
@@ -77,7 +77,7 @@ def end(token: str | None) -> None:
 
 def end_all(editor_id: int) -> int:
     """End every session of an editor (account disabled); return how many there were."""
-    r = redis_store.client()
+    r = redis_client.client()
     hashes = r.smembers(_index(editor_id))
     pipe = r.pipeline()
     for token_hash in hashes:

@@ -17,7 +17,7 @@ from flask import Flask
 from limits.storage import RedisStorage
 from redis.exceptions import NoScriptError
 
-from fanfare import redis_store
+from fanfare.infra import redis_client
 
 EXTENSION = "fanfare.gather"
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def for_app(app: Flask) -> Gatherer:
     """The process's one gatherer over the app's Redis client, created on first use."""
     if EXTENSION not in app.extensions:
         app.extensions[EXTENSION] = Gatherer(
-            app.extensions[redis_store.EXTENSION],
+            app.extensions[redis_client.EXTENSION],
             stats=app.extensions.setdefault("fanfare.metrics", {}),
         )
     return app.extensions[EXTENSION]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, current_app
 from flask.wrappers import Response
 
-from fanfare import db, redis_store
+from fanfare.infra import db, redis_client
 
 bp = Blueprint("health", __name__)
 CHECKS = "fanfare.health_checks"
@@ -23,7 +23,7 @@ def check_database() -> None:
 
 def check_redis() -> None:
     """Redis answers PING."""
-    redis_store.client().ping()
+    redis_client.client().ping()
 
 
 @bp.get("/healthz")

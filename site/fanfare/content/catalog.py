@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fanfare import db
-from fanfare.ballot import WindowState, next_transition, window_state
+from fanfare.infra import db
+from fanfare.votes.ballot import WindowState, next_transition, window_state
 
 # The window a category page is about: the open one, else the next upcoming one,
 # else the one that closed last.

@@ -15,7 +15,7 @@ from flask import current_app, g, request
 from flask.wrappers import Response
 from itsdangerous import BadSignature, Signer
 
-from fanfare.limits import client_ip
+from fanfare.http.ratelimit import client_ip
 
 COOKIE = "fanfare_voter"
 COOKIE_PATH = "/votes"

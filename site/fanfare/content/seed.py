@@ -9,7 +9,7 @@ import psycopg
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from fanfare.content import now
+from fanfare.content.catalog import now
 
 # (slug, name, description, results_mode, max votes, window relative to now in days, votes)
 CATEGORIES = [

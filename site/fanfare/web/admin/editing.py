@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fanfare import audit, content, db, edge, media, publishing, redis_store
-from fanfare.ballot import WindowState, next_transition, window_state
-from fanfare.filters import bio
+from fanfare.content import audit, catalog, media, publishing
+from fanfare.edge import purge
+from fanfare.http.filters import bio
+from fanfare.infra import db, redis_client
 from fanfare.ingest import ballot_cache
+from fanfare.votes.ballot import WindowState, next_transition, window_state
 from fanfare.web.admin import forms
 from fanfare.web.admin.base import bp
 
@@ -70,8 +72,8 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
         children=children,
         parent=parent,
         photo=photo,
-        status=publishing.status(row, content.now()),
-        now=content.now(),
+        status=publishing.status(row, catalog.now()),
+        now=catalog.now(),
         errors=errors or {},
         form=form,
         notice=NOTICES.get(request.args.get("done", "")),
@@ -85,7 +87,7 @@ def dashboard() -> str:
     with db.connection() as conn:
         events = publishing.listing(conn, "event")
         recent = audit.recent(conn, 15)
-    return render_template("admin/dashboard.html", events=events, recent=recent, now=content.now())
+    return render_template("admin/dashboard.html", events=events, recent=recent, now=catalog.now())
 
 
 @bp.get("/audit")
@@ -151,8 +153,8 @@ def save(plural: str, target_id: int):
 
 def _announce(keys: set[str]) -> None:
     """After a COMMIT that fans can see: purge the edge, and make ingest reload its ballot."""
-    edge.purge(keys)
-    ballot_cache.forget(redis_store.client())
+    purge.purge(keys)
+    ballot_cache.forget(redis_client.client())
 
 
 @bp.post("/<plural>/<int:target_id>/publish")
@@ -164,7 +166,7 @@ def publish(plural: str, target_id: int):
     except ValueError:
         errors = {"publish_at": "Enter a date and time."}
         return _edit_page(kind, target_id, errors=errors, status=400)
-    if at is not None and at <= content.now():
+    if at is not None and at <= catalog.now():
         at = None  # a time in the past means now
     try:
         with db.connection() as conn:
@@ -237,8 +239,8 @@ def markdown_preview() -> str:
 
 
 def _category_view(row: dict) -> dict:
-    """A category working copy shaped like content.category(): its current window and state."""
-    at = content.now()
+    """A category working copy shaped like catalog.category(): its current window and state."""
+    at = catalog.now()
     ahead = sorted((w for w in row["windows"] if w["closes_at"] > at), key=lambda w: w["opens_at"])
     window = ahead[0] if ahead else max(row["windows"], key=lambda w: w["closes_at"], default=None)
     opens, closes = (window["opens_at"], window["closes_at"]) if window else (None, None)

@@ -8,8 +8,8 @@ from flask import Flask, current_app, render_template
 from limits.errors import StorageError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from fanfare.caching import NOT_FOUND, cacheable
-from fanfare.db import DatabaseError
+from fanfare.http.cache_policy import NOT_FOUND, cacheable
+from fanfare.infra.db import DatabaseError
 
 TITLES = {
     400: "That didn't look right",

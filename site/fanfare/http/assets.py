@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, send_file
 from flask.wrappers import Response
 
-from fanfare.caching import immutable
-from fanfare.config import ROOT
+from fanfare.http.cache_policy import immutable
+from fanfare.settings import ROOT
 
 EXTENSION = "fanfare.assets"
 bp = Blueprint("assets", __name__)

@@ -22,8 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from fanfare.caching import immutable
-from fanfare.config import ROOT
+from fanfare.http.cache_policy import immutable
+from fanfare.settings import ROOT
 
 MAX_BYTES = 10 * 1024 * 1024
 # Beyond this an image is a decompression bomb, not a portrait.

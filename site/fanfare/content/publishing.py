@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from fanfare import audit
+from fanfare.content import audit
 
 SCHEDULER = {"id": None, "email": "scheduler"}
 

@@ -12,7 +12,7 @@ import ipaddress
 from flask import Flask, request
 from flask_limiter import Limiter
 
-from fanfare import gather
+from fanfare.infra import gather
 
 # The usual Flask extension object: configured per app in init_app, state in app.extensions.
 limiter = Limiter(key_func=lambda: client_ip(), key_prefix="fanfare-limit")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from redis.client import Pipeline
 
-from fanfare.gather import Gatherer
+from fanfare.infra.gather import Gatherer
 
 STREAM = "votes"
 GROUP = "vote-writers"
