@@ -1,17 +1,18 @@
 """gunicorn settings for web and ingest. Never import the app here: gevent must patch first."""
 
-import os
+from fanfare import settings  # settings only: no Flask, no psycopg
 
+_settings = settings.load()
 worker_class = "gevent"
-workers = int(os.environ.get("FANFARE_WORKERS", "2"))
-worker_connections = int(os.environ.get("FANFARE_WORKER_CONNECTIONS", "2000"))
+workers = int(_settings["WORKERS"])
+worker_connections = int(_settings["WORKER_CONNECTIONS"])
 # Every gunicorn on a machine otherwise shares one control socket.
 control_socket_disable = True
 keepalive = 30
 graceful_timeout = 10
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("FANFARE_LOG_LEVEL", "info")
+loglevel = str(_settings["LOG_LEVEL"])
 
 
 def worker_exit(server, worker):

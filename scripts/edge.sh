@@ -31,4 +31,4 @@ jail=()
 [[ $EUID -eq 0 ]] && jail=(-j none)
 exec varnishd -F "${jail[@]}" -n "$workdir/varnish" -a "127.0.0.1:$edge_port" \
     -p vcl_path="$workdir:$cdn" -f "$cdn/default.vcl" \
-    -s "malloc,${FANFARE_EDGE_MEMORY:-256m}" -p default_grace=0s
+    -s "malloc,${FANFARE_EDGE_MEMORY:?set by scripts/run.sh or the harness}" -p default_grace=0s

@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+import redis
 
 from fanfare.edge.purge import PurgeClient
+from fanfare.votes.ballot import SHARED_CACHE_KEY, SHARED_CACHE_PREFIX
 from fanfare.web.admin import accounts
 from workers import scheduler
 
@@ -150,7 +152,11 @@ def test_scheduled_publish_happens_on_time(make_stack, demo, redis_url):
     warm(edge, ["/nominees/nova-reyes", "/awards/breakthrough-artist"])
     assert fan_get(edge + "/nominees/rae-nightingale")[0] == 404  # cached as `missing`
 
-    worker = scheduler.Scheduler(conninfo=demo, purger=PurgeClient([edge]), jobs=scheduler.JOBS)
+    shared = redis.Redis.from_url(redis_url)
+    shared.set(SHARED_CACHE_PREFIX + SHARED_CACHE_KEY, b"the ballot before the publish")
+    worker = scheduler.Scheduler(
+        conninfo=demo, purger=PurgeClient([edge]), redis_client=shared, jobs=scheduler.JOBS
+    )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
@@ -173,3 +179,6 @@ def test_scheduled_publish_happens_on_time(make_stack, demo, redis_url):
             (nominee,),
         ).fetchall()
     assert actions[-2:] == [("ed@example.org", "schedule"), ("scheduler", "publish")]
+    # The same after-publish step as the editor area's: ingest reloads its ballot too.
+    assert not shared.exists(SHARED_CACHE_PREFIX + SHARED_CACHE_KEY)
+    shared.close()

@@ -10,18 +10,18 @@ usage: python -m workers.scheduler
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import redis
 
-from fanfare.content import publishing
+from fanfare import settings
+from fanfare.content import after_publish, publishing
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
-from fanfare.settings import DEFAULTS
+from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.scheduler")
 
@@ -36,11 +36,19 @@ TICK_SECONDS = 0.25
 
 
 class Scheduler:
-    """Runs every job for the interval (since, now] on each tick and purges what they return."""
+    """Runs every job for the interval (since, now] on each tick and announces what changed."""
 
-    def __init__(self, *, conninfo: str, purger: PurgeClient, jobs: list[tuple[str, Job]]) -> None:
+    def __init__(
+        self,
+        *,
+        conninfo: str,
+        purger: PurgeClient,
+        redis_client: redis.Redis,
+        jobs: list[tuple[str, Job]],
+    ) -> None:
         self.conninfo = conninfo
         self.purger = purger
+        self.redis = redis_client
         self.jobs = jobs
         self.stopping = False
 
@@ -53,47 +61,42 @@ class Scheduler:
                     keys |= job(conn, since, now)
             except psycopg.Error:
                 log.exception("scheduler job %s failed", name)
-        if keys:
-            log.info("purging %s", " ".join(sorted(keys)))
-            self.purger.purge(keys)
+        # The same after-publish step as the editor area's: purge, and drop ingest's ballot.
+        after_publish.announce(keys, purger=self.purger, redis_client=self.redis)
         return keys
 
     def run(self) -> None:
         """Tick until SIGTERM; reconnect with backoff when PostgreSQL goes away."""
         since = datetime.now(UTC) - timedelta(seconds=1)
-        backoff = 0.5
+        backoff = Backoff(base=0.5)
         while not self.stopping:
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    backoff = 0.5
+                    backoff.reset()
                     while not self.stopping:
                         now = datetime.now(UTC)
                         self.tick(conn, since, now)
                         since = now
                         time.sleep(TICK_SECONDS)
             except psycopg.OperationalError as exc:
-                log.warning("database unavailable (%s); retrying in %.1fs", exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+                delay = backoff.next()
+                log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
         self.purger.flush(timeout=5)
 
 
 def main() -> None:
     """Entry point for the Procfile."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging()
+    values = settings.load()
     scheduler = Scheduler(
-        conninfo=os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"]),
-        purger=client_from_settings(
-            os.environ.get("FANFARE_EDGE_URLS") or str(DEFAULTS["EDGE_URLS"])
-        ),
+        conninfo=str(values["DATABASE_URL"]),
+        purger=client_from_settings(values),
+        redis_client=redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2),
         jobs=JOBS,
     )
 
-    def stop(signum: int, frame: object) -> None:
-        scheduler.stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals(scheduler)
     scheduler.run()
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-import signal
 import socket
 import time
 import uuid
@@ -23,8 +21,9 @@ import uuid
 import psycopg
 import redis
 
+from fanfare import settings
+from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
-from fanfare.settings import DEFAULTS
 from fanfare.votes.stream import (
     DEAD_LETTERS,
     GROUP,
@@ -34,6 +33,7 @@ from fanfare.votes.stream import (
     decode,
     mark_receipts,
 )
+from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 from workers.vote_store import Status, store
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
@@ -49,21 +49,6 @@ FORGET_CONSUMER_AFTER_MS = 3_600_000
 PURGE_EVERY_SECONDS = 1.0
 APPLICATION = "fanfare-vote-writer"
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, psycopg.OperationalError)
-
-
-class Backoff:
-    """Exponential backoff with jitter, so a fleet of writers does not reconnect in lockstep."""
-
-    def __init__(self, *, base: float = 0.2, cap: float = 10.0) -> None:
-        self.base, self.cap, self.attempt = base, cap, 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.base * 2**self.attempt) * random.uniform(0.5, 1.5)
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class VoteWriter:
@@ -256,7 +241,7 @@ class VoteWriter:
         due = time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS
         if self._dirty and self.purger and due:
             # A hard purge: a soft one would serve the old counts once more (grace).
-            self.purger.purge({f"results:{c}" for c in self._dirty}, soft=False)
+            self.purger.purge(keys.counts_changed(self._dirty), soft=False)
             self._dirty.clear()
             self._last_purge = time.monotonic()
 
@@ -283,32 +268,23 @@ def _text(value: bytes | str) -> str:
 
 def main() -> None:
     """Entry point for the Procfile: warm stop on the first SIGTERM, cold on the second."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging()
+    values = settings.load()
     writer = VoteWriter(
         # socket_timeout must outlast XREADGROUP's BLOCK, or every idle read would time out.
         redis_client=redis.Redis.from_url(
-            os.environ.get("REDIS_URL") or str(DEFAULTS["REDIS_URL"]),
+            str(values["REDIS_URL"]),
             socket_timeout=BLOCK_MS / 1000 + 10,
             socket_connect_timeout=2,
             health_check_interval=30,
         ),
-        conninfo=os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"]),
-        purger=client_from_settings(
-            os.environ.get("FANFARE_EDGE_URLS") or str(DEFAULTS["EDGE_URLS"])
-        ),
-        claim_idle_ms=int(os.environ.get("FANFARE_CLAIM_IDLE_MS", "30000")),
-        batch=int(os.environ.get("FANFARE_WRITER_BATCH", str(BATCH))),
+        conninfo=str(values["DATABASE_URL"]),
+        purger=client_from_settings(values),
+        claim_idle_ms=int(values["CLAIM_IDLE_MS"]),  # type: ignore[call-overload]
+        batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]
     )
 
-    def stop(signum: int, frame: object) -> None:
-        if writer.stopping:
-            log.warning("second signal: stopping now; unacked entries will be delivered again")
-            raise SystemExit(1)
-        log.info("stopping after the batch in hand")
-        writer.stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals(writer)  # unacked entries are delivered again after a cold stop
     writer.run()
 
 

@@ -18,13 +18,14 @@ def _base(name: str, overrides: dict | None) -> Flask:
         template_folder=str(settings.ROOT / "templates"),
         static_folder=None,
     )
-    settings.load(app, overrides)
+    app.config.from_mapping(settings.load(overrides))
     hops = int(app.config["PROXY_HOPS"])
     if hops:
         # Trust exactly the edge's hops; X-Forwarded-Host is never trusted (cache poisoning).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
-    purge.init_app(app)
+    # One purge client per process, for the after-publish step.
+    app.extensions[purge.EXTENSION] = purge.client_from_settings(app.config)
     redis_client.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)

@@ -1,31 +1,64 @@
-"""Settings: defaults, then DATABASE_URL / REDIS_URL, then every FANFARE_* variable."""
+"""Every setting and its default, in one place, read the same way by every process.
+
+Web and ingest load them into app.config; the vote writer, the scheduler and gunicorn.conf.py
+call `load()` directly. Order: DEFAULTS, then DATABASE_URL / REDIS_URL, then each FANFARE_<NAME>
+variable (parsed as JSON when it is JSON, like Flask's from_prefixed_env), then explicit overrides
+(tests). No Flask here: the workers import this module too.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shlex
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-
-from flask import Flask
 
 # The repository root: templates/, static/, node_modules/ and .run/ live beside site/.
 ROOT = Path(__file__).resolve().parents[2]
+# Read without the FANFARE_ prefix, as every PostgreSQL and Redis tool names them.
+UNPREFIXED = ("DATABASE_URL", "REDIS_URL")
 
 DEFAULTS: dict[str, object] = {
-    "ENV": "development",
+    "ENV": "development",  # production requires SECRET_KEY and sends HSTS
+    "SECRET_KEY": "",  # signs cookies; development keeps a generated one under .run/
     "DATABASE_URL": "postgresql://127.0.0.1:5432/fanfare",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # Processes (make run, gunicorn.conf.py)
+    "EDGE_PORT": 8000,
+    "WEB_PORT": 8001,
+    "INGEST_PORT": 8002,
+    "WORKERS": 2,  # gunicorn worker processes per service
+    "WORKER_CONNECTIONS": 2000,  # concurrent connections per gunicorn worker
+    "LOG_LEVEL": "info",
+    "RUN_DIR": str(ROOT / ".run"),  # make run's logs, the edge's work dir and the dev secret
+    "EDGE_MEMORY": "256m",  # the edge's cache size
+    # Pools, per process. redis-py fails at once past its pool size, so it is chosen on purpose.
     "DB_POOL_MIN": 1,
     "DB_POOL_MAX": 10,
-    # redis-py fails at once past its pool size, so the size is chosen here on purpose.
     "REDIS_POOL_MAX": 200,
-    # Hops of trusted proxies in front of the app: the edge is one.
-    "PROXY_HOPS": 1,
-    # Space-separated edge base URLs that receive purges.
-    "EDGE_URLS": "http://127.0.0.1:8000",
-    "SURROGATE_KEY_HEADER": "xkey",
+    # The edge
+    "PROXY_HOPS": 1,  # trusted proxies in front of the app: the edge is one
+    # Space-separated edges that receive purges; unset means this machine's edge at EDGE_PORT.
+    "EDGE_URLS": None,
+    "SURROGATE_KEY_HEADER": "xkey",  # xkey (Varnish), Surrogate-Key (Fastly), Cache-Tag (CF)
+    "TRUSTED_ORIGINS": "",  # space-separated origins also allowed to post forms
+    # Content
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
+    # Votes
+    "VOTE_LIMIT_PER_IP": "60/minute",
+    "VOTE_LIMIT_PER_SUBNET": "600/minute",
+    "VOTE_LIMIT_PER_VOTER": "20/minute",
+    "BALLOT_REFRESH_SECONDS": 1.0,  # how stale one ingest process's ballot may be
+    "BALLOT_CACHE_SECONDS": 2,  # how stale the ballot shared by ingest processes may be
+    "CLAIM_IDLE_MS": 30000,  # a writer takes over another's unacked entries after this long
+    "WRITER_BATCH": 500,  # stream entries per writer transaction
+    # Editors
+    "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
+    "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
 }
 
 
@@ -33,27 +66,60 @@ class ConfigError(RuntimeError):
     """A setting is missing or unsafe."""
 
 
-def load(app: Flask, overrides: dict | None = None) -> None:
-    """Fill app.config from defaults, the environment and explicit overrides (tests)."""
-    app.config.from_mapping(DEFAULTS)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if os.environ.get(name):
-            app.config[name] = os.environ[name]
-    app.config.from_prefixed_env("FANFARE")
-    if overrides:
-        app.config.from_mapping(overrides)
-    _ensure_secret_key(app)
+def _parse(raw: str) -> object:
+    """A FANFARE_* value: JSON when it parses (numbers, booleans), else the string itself."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
 
-def _ensure_secret_key(app: Flask) -> None:
+def load(
+    overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """The settings for this process: defaults, environment, overrides; with a secret key."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = dict(DEFAULTS)
+    for name in UNPREFIXED:
+        if environ.get(name):
+            values[name] = environ[name]
+    for name, raw in environ.items():
+        if name.startswith("FANFARE_"):
+            values[name.removeprefix("FANFARE_")] = _parse(raw)
+    values.update(overrides or {})
+    if values["EDGE_URLS"] is None:
+        values["EDGE_URLS"] = f"http://127.0.0.1:{values['EDGE_PORT']}"
+    values["SECRET_KEY"] = _secret_key(values)
+    return values
+
+
+def words(value: object) -> list[str]:
+    """A space-separated setting (EDGE_URLS, TRUSTED_ORIGINS) as a list; a list passes through."""
+    return value.split() if isinstance(value, str) else [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def _secret_key(values: dict[str, object]) -> str:
     """Production refuses to start without a secret; development keeps one under .run/."""
-    if app.config.get("SECRET_KEY"):
-        return
-    if app.config["ENV"] == "production":
+    if values.get("SECRET_KEY"):
+        return str(values["SECRET_KEY"])
+    if values["ENV"] == "production":
         raise ConfigError("FANFARE_SECRET_KEY must be set in production")
     path = ROOT / ".run" / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
-    app.config["SECRET_KEY"] = path.read_text().strip()
+    return path.read_text().strip()
+
+
+def main(names: list[str]) -> None:
+    """Print `export FANFARE_NAME=value` lines for shell scripts (scripts/run.sh)."""
+    values = load()
+    for name in names:
+        value = values[name]
+        shown = value if isinstance(value, str) else json.dumps(value)
+        print(f"export FANFARE_{name}={shlex.quote(shown)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

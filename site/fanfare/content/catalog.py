@@ -32,8 +32,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _with_state(category: dict, at: datetime) -> dict:
-    """Add the window state and the next transition to a category row."""
+def with_state(category: dict, at: datetime) -> dict:
+    """Add the window state, the next transition and whether results show to a category row.
+
+    The one place this rule lives: fan pages and the editors' preview both use it.
+    """
     category["state"] = window_state(category["opens_at"], category["closes_at"], at)
     category["next_transition"] = next_transition(category["opens_at"], category["closes_at"], at)
     category["results_visible"] = category["results_mode"] == "live" or (
@@ -58,21 +61,21 @@ def categories(event_id: int) -> list[dict]:
         rows = conn.execute(
             CATEGORY_SELECT + " AND c.event_id = %s ORDER BY c.position, c.id", (event_id,)
         ).fetchall()
-    return [_with_state(row, at) for row in rows]
+    return [with_state(row, at) for row in rows]
 
 
 def category(slug: str) -> dict | None:
     """One published category by slug."""
     with db.connection() as conn:
         row = conn.execute(CATEGORY_SELECT + " AND c.slug = %s", (slug,)).fetchone()
-    return _with_state(row, now()) if row else None
+    return with_state(row, now()) if row else None
 
 
 def category_by_id(category_id: int) -> dict | None:
     """One published category by id."""
     with db.connection() as conn:
         row = conn.execute(CATEGORY_SELECT + " AND c.id = %s", (category_id,)).fetchone()
-    return _with_state(row, now()) if row else None
+    return with_state(row, now()) if row else None
 
 
 NOMINEE_SELECT = """

@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fanfare.content import audit
+from fanfare.edge import keys
 
 SCHEDULER = {"id": None, "email": "scheduler"}
 
@@ -338,51 +339,24 @@ def _apply_windows(conn: psycopg.Connection, category_id: int, wanted: list[dict
 # ---- what to purge -------------------------------------------------------------------------
 
 
-def affected_keys(
-    conn: psycopg.Connection,
-    kind: str,
-    row: dict,
-    *,
-    appeared: bool = False,
-    disappeared: bool = False,
-    moved: bool = False,
-    renamed: bool = False,
-) -> set[str]:
-    """The surrogate keys of every cached page that shows this row.
-
-    A page that lists a row carries that row's key, except when the row is new to it: then
-    the page is reached through its parent's key (category page, home) or `missing` (the 404
-    cached at the row's own URL, or at its new URL after a slug change). Past winners are
-    tagged by category only, so a renamed nominee purges `history` too.
-    """
-    listed = appeared or disappeared
-    keys: set[str] = set()
-    if kind == "nominee":
-        keys |= {f"nominee:{row['id']}", f"results:{row['category_id']}"}
-        if listed:
-            keys.add(f"category:{row['category_id']}")
-        if renamed or moved:
-            keys.add("history")
-    elif kind == "category":
-        keys |= {f"category:{row['id']}", f"results:{row['id']}"}
-        if listed:
-            keys |= {"home", f"event:{row['event_id']}", "history"}
-    elif kind == "event":
-        keys |= {f"event:{row['id']}", "home", "history"}
-        if listed:
-            ids = _rows(conn, "SELECT id FROM categories WHERE event_id = %s", (row["id"],))
-            keys |= {f"category:{c['id']}" for c in ids}
-    if appeared or moved:
-        keys.add("missing")
-    return keys
+def affected_keys(conn: psycopg.Connection, kind: str, row: dict, **change: bool) -> set[str]:
+    """The surrogate keys of every cached page that shows this row (edge/keys.py decides)."""
+    categories: list[int] = []
+    if kind == "event" and (change.get("appeared") or change.get("disappeared")):
+        ids = _rows(conn, "SELECT id FROM categories WHERE event_id = %s", (row["id"],))
+        categories = [c["id"] for c in ids]
+    return keys.content_changed(kind, row, event_category_ids=categories, **change)
 
 
 # ---- the scheduler job ---------------------------------------------------------------------
 
 
 def due(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
-    """Scheduler job: publish drafts that are due, and purge rows whose first publish came."""
-    keys: set[str] = set()
+    """Scheduler job: publish the drafts that are due; return the keys to purge.
+
+    Rows whose own published_at passes appear by the clock; edge/transitions.py purges those.
+    """
+    changed: set[str] = set()
     for pending in _rows(
         conn,
         "SELECT kind, target_id, updated_by FROM drafts WHERE publish_at <= %s"
@@ -390,7 +364,7 @@ def due(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
         (now,),
     ):
         try:
-            keys |= publish(conn, pending["kind"], pending["target_id"], SCHEDULER)
+            changed |= publish(conn, pending["kind"], pending["target_id"], SCHEDULER)
         except PublishError as exc:
             # Leave it for an editor to fix, and stop retrying it every tick.
             conn.execute(
@@ -401,11 +375,4 @@ def due(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
                 conn, SCHEDULER, "scheduled publish failed", pending["kind"],
                 pending["target_id"], {"reason": str(exc)},
             )  # fmt: skip
-    for kind, spec in KINDS.items():
-        for row in _rows(
-            conn,
-            f"SELECT * FROM {spec.table} WHERE published_at > %s AND published_at <= %s",
-            (since, now),
-        ):
-            keys |= affected_keys(conn, kind, row, appeared=True)
-    return keys
+    return changed

@@ -14,13 +14,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app
+from fanfare.settings import words
 
 log = logging.getLogger(__name__)
-EXTENSION = "fanfare.edge"
+EXTENSION = "fanfare.purge"
 # Varnish refuses request headers over 8 KB (http_req_hdr_len); stay well below.
 MAX_HEADER_CHARS = 4000
 
@@ -198,16 +198,6 @@ class PurgeClient:
         return {sender.edge.url: sender.purged for sender in self._senders}
 
 
-def client_from_settings(edge_urls: str) -> PurgeClient:
-    """A client for the space-separated FANFARE_EDGE_URLS value."""
-    return PurgeClient(edge_urls.split())
-
-
-def init_app(app: Flask) -> None:
-    """One purge client per process."""
-    app.extensions[EXTENSION] = client_from_settings(app.config["EDGE_URLS"])
-
-
-def purge(keys: Iterable[str], *, soft: bool = True) -> None:
-    """Purge keys at every edge, from inside a request or CLI command."""
-    current_app.extensions[EXTENSION].purge(keys, soft=soft)
+def client_from_settings(values: Mapping[str, object]) -> PurgeClient:
+    """A client for the EDGE_URLS setting (space-separated; empty means no purges)."""
+    return PurgeClient(words(values["EDGE_URLS"]))

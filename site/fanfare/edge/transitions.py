@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from fanfare.edge import keys
+
 # Each moment is purged twice: at the tick that passes it, and again ECHO later. The second
 # purge catches a page that was rendered just before the moment but reached the edge just
 # after the first purge, and the up-to-one-second overshoot of a whole-second s-maxage.
@@ -25,34 +27,34 @@ WHERE (w.opens_at > %(since)s AND w.opens_at <= %(now)s)
 """
 
 PUBLISHED = """
-SELECT 'event' AS kind, id, id AS event_id, NULL::bigint AS category_id FROM events
+SELECT 'event' AS kind, id, NULL::bigint AS event_id, NULL::bigint AS category_id,
+       ARRAY(SELECT c.id FROM categories c WHERE c.event_id = events.id) AS category_ids
+FROM events
 WHERE published_at > %(since)s AND published_at <= %(now)s
 UNION ALL
-SELECT 'category', id, event_id, id FROM categories
+SELECT 'category', id, event_id, NULL, NULL FROM categories
 WHERE published_at > %(since)s AND published_at <= %(now)s
 UNION ALL
-SELECT 'nominee', n.id, c.event_id, n.category_id
-FROM nominees n JOIN categories c ON c.id = n.category_id
-WHERE n.published_at > %(since)s AND n.published_at <= %(now)s
+SELECT 'nominee', id, NULL, category_id, NULL FROM nominees
+WHERE published_at > %(since)s AND published_at <= %(now)s
 """
 
 
 def keys_between(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
     """Keys of everything whose state changes by the clock in (since, now]."""
     window = {"since": since, "now": now}
-    keys: set[str] = set()
+    changed: set[str] = set()
     for category_id, event_id, closed in conn.execute(WINDOWS, window).fetchall():
-        keys |= {"home", f"event:{event_id}", f"category:{category_id}", f"results:{category_id}"}
-        if closed:
-            keys.add("history")
-    for kind, row_id, event_id, category_id in conn.execute(PUBLISHED, window).fetchall():
-        # Content that appears may have been answered with a cached 404 ("missing") before.
-        keys |= {"home", f"event:{event_id}", "missing"}
-        if category_id is not None:
-            keys.add(f"category:{category_id}")
-        if kind == "nominee":
-            keys.add(f"nominee:{row_id}")
-    return keys
+        changed |= keys.window_changed(category_id, event_id, closed=closed)
+    for kind, row_id, event_id, category_id, category_ids in conn.execute(
+        PUBLISHED, window
+    ).fetchall():
+        # Content that goes live by the clock appears exactly as if it were published now.
+        row = {"id": row_id, "event_id": event_id, "category_id": category_id}
+        changed |= keys.content_changed(
+            kind, row, event_category_ids=category_ids or (), appeared=True
+        )
+    return changed
 
 
 def changed_keys(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:

@@ -23,6 +23,8 @@ FAN_PAGE = Policy(max_age=30, s_maxage=300, stale_while_revalidate=60, stale_if_
 RESULTS = Policy(max_age=2, s_maxage=2, stale_while_revalidate=5, stale_if_error=600)
 # A missing page may appear when an editor publishes it, so 404s are kept only briefly.
 NOT_FOUND = Policy(max_age=10, s_maxage=10, stale_while_revalidate=0, stale_if_error=60)
+# How often the results island polls while live; the edge keeps it RESULTS.s_maxage at most.
+POLL_SECONDS = 5
 IMMUTABLE = "public, max-age=31536000, immutable"
 PRIVATE = "private, no-store"
 

@@ -11,8 +11,10 @@ import ipaddress
 
 from flask import Flask, request
 from flask_limiter import Limiter
+from limits.storage import RedisStorage
 
-from fanfare.infra import gather
+from fanfare.infra import redis_client
+from fanfare.infra.gather import Gatherer
 
 # The usual Flask extension object: configured per app in init_app, state in app.extensions.
 limiter = Limiter(key_func=lambda: client_ip(), key_prefix="fanfare-limit")
@@ -38,9 +40,31 @@ def init_app(app: Flask) -> None:
     # Counters go through the process's Gatherer (one pipeline per flush) on the app's own
     # deliberately sized, blocking pool, not a second default pool that fails past 100.
     app.config.setdefault("RATELIMIT_STORAGE_URI", "fanfare+redis://")
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"gatherer": gather.for_app(app)})
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"gatherer": redis_client.gatherer(app)})
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config["RATELIMIT_SWALLOW_ERRORS"] = False
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = False
     limiter.init_app(app)
+
+
+class GatheredRedisStorage(RedisStorage):
+    """flask-limiter's Redis storage, with each counter hit sent through a Gatherer.
+
+    Selected with RATELIMIT_STORAGE_URI "fanfare+redis://" and the gatherer (whose client's
+    pool is shared) in RATELIMIT_STORAGE_OPTIONS; everything but `incr` is RedisStorage's own.
+    """
+
+    STORAGE_SCHEME = ["fanfare+redis"]
+
+    def __init__(self, uri: str, *, gatherer: Gatherer, **options: object) -> None:
+        super().__init__("redis://", connection_pool=gatherer.client.connection_pool, **options)
+        self.gatherer = gatherer
+        script = self.lua_incr_expire
+        self._incr_sha = gatherer.script(script.script, script.sha)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """The fixed-window counter: INCRBY and set its expiry, in the next shared flush."""
+        key = self.prefixed_key(key)
+        reply = self.gatherer.call("EVALSHA", self._incr_sha, 1, key, expiry, amount)
+        return int(reply)  # type: ignore[arg-type]

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, request
 from flask.wrappers import Response
 
+from fanfare.settings import words
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -20,7 +22,7 @@ def is_cross_origin() -> bool:
     if request.method in SAFE_METHODS:
         return False
     origin = request.headers.get("Origin")
-    if origin and origin in current_app.config.get("TRUSTED_ORIGINS", ()):
+    if origin and origin in words(current_app.config["TRUSTED_ORIGINS"]):
         return False
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:

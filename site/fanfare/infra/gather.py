@@ -3,7 +3,7 @@
 A request greenlet calls `Gatherer.call(...)` and waits; one flusher thread (a greenlet under
 gevent) takes everything pending, sends it as a single non-transactional pipeline and hands every
 caller its own reply or error. Used for the votes' quota+XADD script (stream.py) and for the rate
-limiter's counters (GatheredRedisStorage), so a vote costs a few short waits on shared flushes
+limiter's counters (http/ratelimit.py), so a vote costs a few short waits on shared flushes
 instead of four round trips of its own.
 """
 
@@ -13,13 +13,8 @@ import logging
 import threading
 
 import redis
-from flask import Flask
-from limits.storage import RedisStorage
 from redis.exceptions import NoScriptError
 
-from fanfare.infra import redis_client
-
-EXTENSION = "fanfare.gather"
 log = logging.getLogger(__name__)
 
 
@@ -123,35 +118,3 @@ class Gatherer:
         for waiter in batch:
             pipe.execute_command(*waiter.args)
         return pipe.execute(raise_on_error=False)
-
-
-def for_app(app: Flask) -> Gatherer:
-    """The process's one gatherer over the app's Redis client, created on first use."""
-    if EXTENSION not in app.extensions:
-        app.extensions[EXTENSION] = Gatherer(
-            app.extensions[redis_client.EXTENSION],
-            stats=app.extensions.setdefault("fanfare.metrics", {}),
-        )
-    return app.extensions[EXTENSION]
-
-
-class GatheredRedisStorage(RedisStorage):
-    """flask-limiter's Redis storage, with each counter hit sent through a Gatherer.
-
-    Selected with RATELIMIT_STORAGE_URI "fanfare+redis://" and the gatherer (whose client's
-    pool is shared) in RATELIMIT_STORAGE_OPTIONS; everything but `incr` is RedisStorage's own.
-    """
-
-    STORAGE_SCHEME = ["fanfare+redis"]
-
-    def __init__(self, uri: str, *, gatherer: Gatherer, **options: object) -> None:
-        super().__init__("redis://", connection_pool=gatherer.client.connection_pool, **options)
-        self.gatherer = gatherer
-        script = self.lua_incr_expire
-        self._incr_sha = gatherer.script(script.script, script.sha)
-
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        """The fixed-window counter: INCRBY and set its expiry, in the next shared flush."""
-        key = self.prefixed_key(key)
-        reply = self.gatherer.call("EVALSHA", self._incr_sha, 1, key, expiry, amount)
-        return int(reply)  # type: ignore[arg-type]

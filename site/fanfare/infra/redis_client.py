@@ -5,7 +5,10 @@ from __future__ import annotations
 import redis
 from flask import Flask, current_app
 
+from fanfare.infra.gather import Gatherer
+
 EXTENSION = "fanfare.redis"
+GATHER_EXTENSION = "fanfare.gather"
 
 
 def make_client(url: str, *, max_connections: int = 200) -> redis.Redis:
@@ -31,3 +34,12 @@ def init_app(app: Flask) -> None:
 def client() -> redis.Redis:
     """The current app's Redis client."""
     return current_app.extensions[EXTENSION]
+
+
+def gatherer(app: Flask) -> Gatherer:
+    """The process's one Gatherer over the app's Redis client, created on first use."""
+    if GATHER_EXTENSION not in app.extensions:
+        app.extensions[GATHER_EXTENSION] = Gatherer(
+            app.extensions[EXTENSION], stats=app.extensions.setdefault("fanfare.metrics", {})
+        )
+    return app.extensions[GATHER_EXTENSION]

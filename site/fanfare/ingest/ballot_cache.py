@@ -7,7 +7,7 @@ rate. One caller refreshes while the others keep using the copy in hand. If Post
 the last ballot (this process's, or the shared one, kept for a day) stays in use: ingest keeps
 accepting votes, and the worker re-judges every one of them anyway.
 
-After a publish, `forget(redis_client)` from any process makes every ingest reload within a second.
+After a publish, `ballot.forget_shared` (content/after_publish.py) makes every ingest reload.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from flask import Flask, current_app
 from flask_caching import Cache
 
 from fanfare.infra import db
-from fanfare.votes.ballot import Ballot, load_ballot
+from fanfare.votes.ballot import SHARED_CACHE_KEY, SHARED_CACHE_PREFIX, Ballot, load_ballot
 
 log = logging.getLogger(__name__)
 EXTENSION = "fanfare.ballot_cache"
-CACHE_KEY = "ballot"
-CACHE_PREFIX = "fanfare-cache:"
 KEEP_SECONDS = 86400
 LOAD_TIMEOUT_SECONDS = 2.0
 
@@ -60,10 +58,10 @@ class BallotCache:
     def _refresh(self) -> None:
         shared: tuple[float, Ballot] | None = None
         try:
-            shared = self.cache.get(CACHE_KEY)
+            shared = self.cache.get(SHARED_CACHE_KEY)
             if shared is None or time.time() - shared[0] >= self.cache_seconds:
                 shared = (time.time(), _load())
-                self.cache.set(CACHE_KEY, shared, timeout=KEEP_SECONDS)
+                self.cache.set(SHARED_CACHE_KEY, shared, timeout=KEEP_SECONDS)
             ballot = shared[1]
         except (psycopg.OperationalError, redis.RedisError) as exc:
             fallback = self._ballot or (shared[1] if shared else None)
@@ -81,21 +79,16 @@ def _load() -> Ballot:
         return load_ballot(conn)
 
 
-def forget(client: redis.Redis) -> None:
-    """Drop the shared copy (after a publish); every ingest reloads within refresh_seconds."""
-    client.delete(CACHE_PREFIX + CACHE_KEY)
-
-
 def init_app(app: Flask) -> None:
     """A flask-caching Redis cache for the shared copy, and this process's BallotCache."""
     app.config.setdefault("CACHE_TYPE", "RedisCache")
     app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
-    app.config.setdefault("CACHE_KEY_PREFIX", CACHE_PREFIX)
+    app.config.setdefault("SHARED_CACHE_KEY_PREFIX", SHARED_CACHE_PREFIX)
     cache = Cache(app)
     app.extensions[EXTENSION] = BallotCache(
         cache,
-        refresh_seconds=float(app.config.get("BALLOT_REFRESH_SECONDS", 1.0)),
-        cache_seconds=int(app.config.get("BALLOT_CACHE_SECONDS", 2)),
+        refresh_seconds=float(app.config["BALLOT_REFRESH_SECONDS"]),
+        cache_seconds=int(app.config["BALLOT_CACHE_SECONDS"]),
     )
 
 

@@ -18,22 +18,16 @@ from limits.errors import StorageError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from fanfare.http.cache_policy import PRIVATE
+from fanfare.http.cache_policy import POLL_SECONDS, PRIVATE
+from fanfare.http.errors import service_unavailable
 from fanfare.http.ratelimit import client_ip, client_subnet, limiter
-from fanfare.infra import db, gather, redis_client
+from fanfare.infra import db, redis_client
 from fanfare.ingest import ballot_cache, voters
 from fanfare.votes.ballot import Ballot, Reason, judge
 from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, receipt_key, server_time, uuid7
-from fanfare.web.fragments import POLL_SECONDS
 
 bp = Blueprint("votes", __name__)
 QUEUE = "fanfare.vote_queue"
-LIMITS = {
-    "VOTE_LIMIT_PER_IP": "60/minute",
-    "VOTE_LIMIT_PER_SUBNET": "600/minute",
-    "VOTE_LIMIT_PER_VOTER": "20/minute",
-}
-RETRY_AFTER_SECONDS = 5
 REASON_STATUS = {
     Reason.UNKNOWN_CATEGORY: 422,
     Reason.UNKNOWN_NOMINEE: 422,
@@ -57,14 +51,17 @@ def _wants_fragment() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _answer(template: str, status: int, **context: object) -> Response:
+def _render(template: str, status: int, **context: object) -> str:
     """The fragment for htmx, or the same fragment inside a full page for a plain form post."""
     fragment = render_template(f"fragments/{template}.html", **context)
-    if not _wants_fragment():
-        fragment = render_template(
-            "pages/vote.html", fragment=Markup(fragment), status=status, **context
-        )
-    response = current_app.make_response((fragment, status))
+    if _wants_fragment():
+        return fragment
+    return render_template("pages/vote.html", fragment=Markup(fragment), status=status, **context)
+
+
+def _answer(template: str, status: int, **context: object) -> Response:
+    """An answer of the vote path, as a fragment or a page."""
+    response = current_app.make_response((_render(template, status, **context), status))
     response.mimetype = "text/html"
     return response
 
@@ -208,16 +205,11 @@ def _refused(exc: HTTPException) -> Response:
 @bp.errorhandler(psycopg.OperationalError)
 def _unavailable(exc: Exception) -> Response:
     """Redis (queue or limiter) or, with no ballot yet, PostgreSQL is down: 503, never 202."""
-    current_app.logger.warning("vote refused, dependency unavailable: %r", exc)
-    response = _answer("vote_problem", 503, reason="unavailable")
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return service_unavailable(_render("vote_problem", 503, reason="unavailable"), exc)
 
 
 def init_app(app: Flask) -> None:
     """Register the vote routes, their limits, the cached ballot and the vote queue."""
-    for name, default in LIMITS.items():
-        app.config.setdefault(name, default)
     ballot_cache.init_app(app)
-    app.extensions[QUEUE] = VoteQueue(gather.for_app(app))
+    app.extensions[QUEUE] = VoteQueue(redis_client.gatherer(app))
     app.register_blueprint(bp)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+import redis
 from psycopg.rows import tuple_row
 
 
@@ -127,6 +128,17 @@ def judge(ballot: Ballot, category_id: int, nominee_id: int, at: datetime) -> Ve
 def allowed_votes(used: int, asked: int, max_votes: int) -> int:
     """How many of `asked` new votes fit in the quota when `used` are already taken."""
     return max(0, min(asked, max_votes - used))
+
+
+# The copy of the ballot that ingest processes share (ingest/ballot_cache.py, flask-caching on
+# Redis). Anything that changes what fans can vote on drops it (content/after_publish.py).
+SHARED_CACHE_PREFIX = "fanfare-cache:"
+SHARED_CACHE_KEY = "ballot"
+
+
+def forget_shared(client: redis.Redis) -> None:
+    """Drop the shared copy: every ingest process reloads the ballot within a second."""
+    client.delete(SHARED_CACHE_PREFIX + SHARED_CACHE_KEY)
 
 
 BALLOT_QUERIES = (

@@ -14,10 +14,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from redis.client import Pipeline
+if TYPE_CHECKING:
+    from redis.client import Pipeline
 
-from fanfare.infra.gather import Gatherer
+    from fanfare.infra.gather import Gatherer
 
 STREAM = "votes"
 GROUP = "vote-writers"

@@ -10,13 +10,13 @@ from flask import Blueprint, Flask, abort, make_response, render_template
 from flask.wrappers import Response
 
 from fanfare.content import catalog
-from fanfare.http.cache_policy import RESULTS, cacheable
+from fanfare.edge import keys
+from fanfare.http.cache_policy import POLL_SECONDS, RESULTS, cacheable
+from fanfare.http.errors import service_unavailable
 from fanfare.infra import db
 from fanfare.votes.ballot import WindowState, seconds_until
 
 bp = Blueprint("fragments", __name__)
-# How often the island polls while live; the edge keeps it RESULTS.s_maxage seconds at most.
-POLL_SECONDS = 5
 
 
 def results_context(category: dict) -> dict:
@@ -37,8 +37,7 @@ def _render(template: str, slug: str) -> Response:
         abort(404)
     response = make_response(render_template(template, **results_context(category)))
     expires_in = seconds_until(category["next_transition"], catalog.now())
-    keys = [f"results:{category['id']}", f"category:{category['id']}"]
-    return cacheable(response, RESULTS, keys, expires_in=expires_in)
+    return cacheable(response, RESULTS, keys.results_page(category["id"]), expires_in=expires_in)
 
 
 @bp.get("/fragments/awards/<slug>/results")
@@ -56,9 +55,7 @@ def results_page(slug: str) -> Response:
 @bp.errorhandler(db.DatabaseError)
 def _results_unavailable(exc: Exception) -> Response:
     """PostgreSQL is down: a short 503 the edge answers with its stale copy (stale-if-error)."""
-    response = make_response(render_template("fragments/results_unavailable.html"), 503)
-    response.headers["Retry-After"] = str(POLL_SECONDS)
-    return response
+    return service_unavailable(render_template("fragments/results_unavailable.html"), exc)
 
 
 def init_app(app: Flask) -> None:

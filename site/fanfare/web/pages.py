@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, abort, make_response, render_template
 from flask.wrappers import Response
 
 from fanfare.content import catalog
+from fanfare.edge import keys
 from fanfare.http.cache_policy import FAN_PAGE, cacheable
 from fanfare.votes.ballot import seconds_until
 
@@ -19,10 +20,10 @@ def _expires_in(categories: list[dict]) -> float | None:
     return seconds_until(min(moments), at) if moments else None
 
 
-def _page(template: str, keys: list[str], shown: list[dict], **context) -> Response:
+def _page(template: str, tags: list[str], shown: list[dict], **context) -> Response:
     """Render a fan page under the fan-page policy, capped by the next transition of `shown`."""
     response = make_response(render_template(template, **context))
-    return cacheable(response, FAN_PAGE, keys, expires_in=_expires_in(shown))
+    return cacheable(response, FAN_PAGE, tags, expires_in=_expires_in(shown))
 
 
 @bp.get("/")
@@ -30,10 +31,10 @@ def home() -> Response:
     """The event home: every category and where its vote stands."""
     event = catalog.current_event()
     if event is None:
-        return _page("pages/empty.html", ["home"], [])
+        return _page("pages/empty.html", keys.home_page(None, ()), [])
     categories = catalog.categories(event["id"])
-    keys = ["home", f"event:{event['id']}", *(f"category:{c['id']}" for c in categories)]
-    return _page("pages/home.html", keys, categories, event=event, categories=categories)
+    tags = keys.home_page(event["id"], (c["id"] for c in categories))
+    return _page("pages/home.html", tags, categories, event=event, categories=categories)
 
 
 @bp.get("/awards/<slug>")
@@ -43,13 +44,8 @@ def category(slug: str) -> Response:
     if found is None:
         abort(404)
     nominees = catalog.nominees(found["id"])
-    # The page embeds the results island, so the worker's results purge refreshes it too.
-    keys = [
-        f"category:{found['id']}",
-        f"results:{found['id']}",
-        *(f"nominee:{n['id']}" for n in nominees),
-    ]
-    return _page("pages/category.html", keys, [found], category=found, nominees=nominees)
+    tags = keys.category_page(found["id"], (n["id"] for n in nominees))
+    return _page("pages/category.html", tags, [found], category=found, nominees=nominees)
 
 
 @bp.get("/nominees/<slug>")
@@ -61,19 +57,19 @@ def nominee(slug: str) -> Response:
     category = catalog.category_by_id(found["category_id"])
     if category is None:
         abort(404)
-    keys = [f"nominee:{found['id']}", f"category:{category['id']}"]
-    return _page("pages/nominee.html", keys, [category], nominee=found, category=category)
+    tags = keys.nominee_page(found["id"], category["id"])
+    return _page("pages/nominee.html", tags, [category], nominee=found, category=category)
 
 
 @bp.get("/history")
 def history() -> Response:
     """Past winners of every closed category."""
     winners = catalog.winners()
-    keys = ["history", *(f"category:{w['category_id']}" for w in winners)]
+    tags = keys.history_page(w["category_id"] for w in winners)
     response = make_response(render_template("pages/history.html", winners=winners))
     # A new winner appears when the next window closes.
     expires_in = seconds_until(catalog.next_close(), catalog.now())
-    return cacheable(response, FAN_PAGE, keys, expires_in=expires_in)
+    return cacheable(response, FAN_PAGE, tags, expires_in=expires_in)
 
 
 def init_app(app: Flask) -> None:

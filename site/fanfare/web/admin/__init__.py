@@ -7,16 +7,9 @@ from flask import Flask
 from fanfare.web.admin import accounts, auth, base, editing, editors  # noqa: F401  (they add routes)
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
 
-DEFAULTS = {
-    "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
-    "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
-}
-
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, its settings, the no-store rule and `create-editor`."""
-    for name, value in DEFAULTS.items():
-        app.config.setdefault(name, value)
+    """Register the blueprint, the no-store rule and `create-editor`."""
     app.register_blueprint(base.bp)
     app.after_request(base.no_store)
     app.jinja_env.globals.update(time_value=time_value, RESULTS_MODES=RESULTS_MODES)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fanfare.content import audit, catalog, media, publishing
+from fanfare.content import after_publish, audit, catalog, media, publishing
 from fanfare.edge import purge
 from fanfare.http.filters import bio
 from fanfare.infra import db, redis_client
-from fanfare.ingest import ballot_cache
-from fanfare.votes.ballot import WindowState, next_transition, window_state
 from fanfare.web.admin import forms
 from fanfare.web.admin.base import bp
 
@@ -151,10 +149,10 @@ def save(plural: str, target_id: int):
     return redirect(f"/admin/{plural}/{target_id}?done=saved", 303)
 
 
-def _announce(keys: set[str]) -> None:
-    """After a COMMIT that fans can see: purge the edge, and make ingest reload its ballot."""
-    purge.purge(keys)
-    ballot_cache.forget(redis_client.client())
+def _announce(changed: set[str]) -> None:
+    """After a COMMIT that fans can see: the one after-publish step."""
+    purger = current_app.extensions[purge.EXTENSION]
+    after_publish.announce(changed, purger=purger, redis_client=redis_client.client())
 
 
 @bp.post("/<plural>/<int:target_id>/publish")
@@ -173,9 +171,7 @@ def publish(plural: str, target_id: int):
             keys = publishing.publish(conn, kind, target_id, g.editor, at)
     except publishing.PublishError as exc:
         return _edit_page(kind, target_id, errors={"publish": str(exc)}, status=409)
-    # Only after COMMIT: a purge before it would let the edge fetch the old version again.
     _announce(keys)
-    current_app.logger.info("%s %s published; purging %s", kind, target_id, sorted(keys))
     return redirect(f"/admin/{plural}/{target_id}?done={'scheduled' if at else 'published'}", 303)
 
 
@@ -245,10 +241,7 @@ def _category_view(row: dict) -> dict:
     window = ahead[0] if ahead else max(row["windows"], key=lambda w: w["closes_at"], default=None)
     opens, closes = (window["opens_at"], window["closes_at"]) if window else (None, None)
     row.update(opens_at=opens, closes_at=closes, window_id=window and window.get("id"))
-    row["state"] = window_state(opens, closes, at)
-    row["next_transition"] = next_transition(opens, closes, at)
-    row["results_visible"] = row["results_mode"] == "live" or row["state"] is WindowState.CLOSED
-    return row
+    return catalog.with_state(row, at)
 
 
 def _nominee_view(conn, row: dict) -> dict:
