@@ -45,7 +45,9 @@ def test_workers_run_without_flask():
 
 
 def test_surrogate_keys_are_spelled_in_one_module():
-    literal = re.compile(r"""["'](results|category|nominee|event):|["'](home|history|missing)["']""")
+    literal = re.compile(
+        r"""["'](results|category|nominee|event):|["'](home|history|missing)["']"""
+    )
     offenders = [
         str(path.relative_to(ROOT))
         for folder in ("site", "workers")
