@@ -18,7 +18,7 @@ from fanfare.app import create_web_app
 from fanfare.content.seed import seed_demo
 from fanfare.infra import db
 from fanfare.settings import DEFAULTS
-from fanfare.stack import Stack, free_port
+from harness.stack import Stack, free_port
 
 SERVER_URL = os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"])
 

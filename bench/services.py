@@ -25,7 +25,7 @@ from psycopg.conninfo import make_conninfo
 from fanfare.content.seed import seed_demo
 from fanfare.infra import db
 from fanfare.settings import DEFAULTS, ROOT
-from fanfare.stack import Stack, free_port
+from harness.stack import Stack, free_port
 
 BENCH = Path(__file__).resolve().parent
 SERVER_URL = os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"])

@@ -20,6 +20,7 @@ import http.client  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.parse  # noqa: E402
@@ -33,10 +34,13 @@ import redis  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
+# Run as `python bench/vote_load.py`: put the repository root on the path, for harness/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from fanfare.content.seed import seed_demo  # noqa: E402
 from fanfare.infra import db  # noqa: E402
 from fanfare.settings import DEFAULTS  # noqa: E402
-from fanfare.stack import Stack, free_port  # noqa: E402
+from harness.stack import Stack, free_port  # noqa: E402
 
 SERVER_URL = str(DEFAULTS["DATABASE_URL"])
 RECEIPT = re.compile(r'class="vote-receipt">([0-9a-f-]{36})<')

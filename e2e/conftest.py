@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from fanfare.content.seed import seed_demo
 from fanfare.edge.purge import PurgeClient
 from fanfare.settings import ROOT
-from fanfare.stack import Stack, procfile
+from harness.stack import Stack, procfile
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -12,8 +12,8 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from fanfare.content.seed import seed_demo
-from fanfare.stack import Stack
 from fanfare.web.admin.accounts import create_editor
+from harness.stack import Stack
 
 pytestmark = [pytest.mark.editor, pytest.mark.local_only]
 
