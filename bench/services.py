@@ -25,7 +25,8 @@ from psycopg.conninfo import make_conninfo
 from fanfare.content.seed import seed_demo
 from fanfare.infra import db
 from fanfare.settings import DEFAULTS, ROOT
-from harness.stack import Stack, free_port
+from harness.process import free_port
+from harness.stack import Stack
 
 BENCH = Path(__file__).resolve().parent
 SERVER_URL = os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"])
@@ -96,7 +97,10 @@ class Site:
             self._redis()
             self.stack = Stack(
                 run_dir=self.run_dir / "stack",
-                env={"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, **STACK_ENV},
+                database_url=self.database_url,
+                redis_url=self.redis_url,
+                workers=None,
+                env=STACK_ENV,
             ).start("web", "ingest", "edge", timeout=60)
             self._others()
         except BaseException:

@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fanfare.content.seed import seed_demo  # noqa: E402
 from fanfare.infra import db  # noqa: E402
 from fanfare.settings import DEFAULTS  # noqa: E402
-from harness.stack import Stack, free_port  # noqa: E402
+from harness.process import free_port  # noqa: E402
+from harness.stack import Stack  # noqa: E402
 
 SERVER_URL = str(DEFAULTS["DATABASE_URL"])
 RECEIPT = re.compile(r'class="vote-receipt">([0-9a-f-]{36})<')
@@ -121,11 +122,10 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             )]  # fmt: skip
         stack = Stack(
             run_dir=workdir / "stack",
+            database_url=database_url,
+            redis_url=redis_url,
+            workers=args.ingest_workers,
             env={
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "FANFARE_SECRET_KEY": "bench-secret-key",
-                "FANFARE_WORKERS": str(args.ingest_workers),
                 "FANFARE_LOG_LEVEL": "warning",
                 # Limits are still checked on every vote (three Redis counters); the whole load
                 # comes from one IP, so the per-IP and per-subnet ceilings are raised.
