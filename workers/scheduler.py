@@ -18,7 +18,7 @@ import psycopg
 import redis
 
 from fanfare import settings
-from fanfare.content import after_publish, publishing
+from fanfare.content import after_publish, finals, publishing, reveal
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
@@ -31,7 +31,13 @@ Job = Callable[[psycopg.Connection, datetime, datetime], set[str]]
 JOBS: list[tuple[str, Job]] = [
     ("publishing", publishing.due),
     ("transitions", transitions.changed_keys),
+    ("reveals", reveal.due),
 ]
+
+
+def jobs_with_redis(redis_client: redis.Redis) -> list[tuple[str, Job]]:
+    """JOBS, then the jobs that also read the stream: finals declares results final."""
+    return [*JOBS, ("finals", finals.job(redis_client))]
 TICK_SECONDS = 0.25
 
 
@@ -89,11 +95,12 @@ def main() -> None:
     """Entry point for the Procfile."""
     setup_logging()
     values = settings.load()
+    redis_client = redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2)
     scheduler = Scheduler(
         conninfo=str(values["DATABASE_URL"]),
         purger=client_from_settings(values),
-        redis_client=redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2),
-        jobs=JOBS,
+        redis_client=redis_client,
+        jobs=jobs_with_redis(redis_client),
     )
 
     stop_on_signals(scheduler)

@@ -53,7 +53,7 @@ def create_web_app(overrides: dict | None = None) -> Flask:
 
 def create_ingest_app(overrides: dict | None = None) -> Flask:
     """POST /votes and the receipts: Redis only on the request path."""
-    from fanfare.ingest import votes
+    from fanfare.ingest import proofs, votes
 
     # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
     # Retry-After (ingest/votes.py sets it).
@@ -61,4 +61,5 @@ def create_ingest_app(overrides: dict | None = None) -> Flask:
     # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
     health.init_app(app, {"redis": health.check_redis})
     votes.init_app(app)
+    proofs.init_app(app)
     return app

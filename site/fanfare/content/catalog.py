@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fanfare.content import tally_proof
 from fanfare.infra import db
 from fanfare.votes.ballot import WindowState, next_transition, window_state
 
@@ -11,8 +12,8 @@ from fanfare.votes.ballot import WindowState, next_transition, window_state
 # else the one that closed last.
 CATEGORY_SELECT = """
 SELECT c.id, c.event_id, c.slug, c.name, c.description, c.position,
-       c.max_votes_per_voter, c.results_mode,
-       w.id AS window_id, w.opens_at, w.closes_at
+       c.max_votes_per_voter, c.results_mode, c.reveal_at, c.show_turnout,
+       w.id AS window_id, w.opens_at, w.closes_at, f.counted_at
 FROM categories c
 JOIN events e ON e.id = c.event_id AND e.published_at <= now()
 LEFT JOIN LATERAL (
@@ -23,6 +24,7 @@ LEFT JOIN LATERAL (
              closes_at DESC
     LIMIT 1
 ) w ON true
+LEFT JOIN window_finals f ON f.window_id = w.id
 WHERE c.published_at <= now()
 """
 
@@ -33,15 +35,30 @@ def now() -> datetime:
 
 
 def with_state(category: dict, at: datetime) -> dict:
-    """Add the window state, the next transition and whether results show to a category row.
+    """Add the window state, the next transition and what the results show to a category row.
 
-    The one place this rule lives: fan pages and the editors' preview both use it.
+    The one place this rule lives: fan pages, the overlay and the editors' preview use it.
+    `final`: closed and every vote cast before the close stored (content/finals.py); until
+    then `counting`. `settled`: nothing on the results changes by the clock any more, so they
+    stop polling and are cached long. on_cue results show once revealed and final.
     """
-    category["state"] = window_state(category["opens_at"], category["closes_at"], at)
-    category["next_transition"] = next_transition(category["opens_at"], category["closes_at"], at)
-    category["results_visible"] = category["results_mode"] == "live" or (
-        category["state"] is WindowState.CLOSED
+    state = window_state(category["opens_at"], category["closes_at"], at)
+    closed = state is WindowState.CLOSED
+    final = closed and category.get("counted_at") is not None
+    revealed = category.get("reveal_at") is not None and category["reveal_at"] <= at
+    mode = category["results_mode"]
+    category["state"] = state
+    category["final"] = final
+    category["counting"] = closed and not final
+    category["results_visible"] = (
+        mode == "live" or (mode == "after_close" and closed) or (revealed and final)
     )
+    category["settled"] = final and (mode != "on_cue" or revealed)
+    moments = [next_transition(category["opens_at"], category["closes_at"], at)]
+    if mode == "on_cue" and category.get("reveal_at") and category["reveal_at"] > at:
+        moments.append(category["reveal_at"])  # a scheduled reveal changes the page by the clock
+    present = [m for m in moments if m is not None]
+    category["next_transition"] = min(present) if present else None
     return category
 
 
@@ -118,20 +135,43 @@ def results(category_id: int) -> list[dict]:
     return rows
 
 
+def turnout(category_id: int) -> int:
+    """Votes counted so far in a category: shown while the split is hidden, if the editor chose."""
+    with db.connection() as conn:
+        row = conn.execute(
+            "SELECT COALESCE(sum(votes), 0)::bigint AS votes FROM tallies WHERE category_id = %s",
+            (category_id,),
+        ).fetchone()
+    return row["votes"]
+
+
+def roots(category_id: int) -> list[dict]:
+    """Every Merkle root published for the category, newest first (docs/verify.md)."""
+    with db.connection() as conn:
+        return tally_proof.roots(conn, category_id)
+
+
 def winners() -> list[dict]:
-    """Every published category whose last window has closed, with its winner."""
+    """Every published category whose last window has closed: its winner once final and shown.
+
+    `final` is false while the close is still being counted; an on_cue category shows no
+    winner before its reveal.
+    """
     with db.connection() as conn:
         return conn.execute(
             """
             SELECT e.name AS event_name, e.slug AS event_slug, c.id AS category_id,
                    c.slug AS category_slug, c.name AS category_name, w.closes_at,
+                   f.window_id IS NOT NULL AS final,
+                   c.results_mode <> 'on_cue' OR c.reveal_at <= now() AS shown,
                    n.slug AS nominee_slug, n.name AS nominee_name, t.votes
             FROM categories c
             JOIN events e ON e.id = c.event_id AND e.published_at <= now()
             JOIN LATERAL (
-                SELECT max(closes_at) AS closes_at FROM voting_windows
-                WHERE category_id = c.id HAVING max(closes_at) <= now()
-            ) w ON true
+                SELECT id, closes_at FROM voting_windows
+                WHERE category_id = c.id ORDER BY closes_at DESC LIMIT 1
+            ) w ON w.closes_at <= now()
+            LEFT JOIN window_finals f ON f.window_id = w.id
             LEFT JOIN LATERAL (
                 SELECT nominee_id, votes FROM tallies
                 WHERE category_id = c.id AND votes > 0 ORDER BY votes DESC LIMIT 1
@@ -143,13 +183,16 @@ def winners() -> list[dict]:
         ).fetchall()
 
 
-def next_close() -> datetime | None:
-    """When the next window of a published category closes: /history changes then."""
+def next_history_change() -> datetime | None:
+    """When /history next changes by the clock: a close, or a scheduled reveal."""
     with db.connection() as conn:
         row = conn.execute(
-            "SELECT min(w.closes_at) AS closes_at FROM voting_windows w"
-            " JOIN categories c ON c.id = w.category_id AND c.published_at <= now()"
-            " JOIN events e ON e.id = c.event_id AND e.published_at <= now()"
-            " WHERE w.closes_at > now()"
+            "SELECT least("
+            " (SELECT min(w.closes_at) FROM voting_windows w"
+            "  JOIN categories c ON c.id = w.category_id AND c.published_at <= now()"
+            "  JOIN events e ON e.id = c.event_id AND e.published_at <= now()"
+            "  WHERE w.closes_at > now()),"
+            " (SELECT min(reveal_at) FROM categories"
+            "  WHERE results_mode = 'on_cue' AND reveal_at > now())) AS at"
         ).fetchone()
-    return row["closes_at"] if row else None
+    return row["at"] if row else None

@@ -122,3 +122,9 @@ def window_changed(category_id: int, event_id: int, *, closed: bool) -> set[str]
 def counts_changed(category_ids: Iterable[int]) -> set[str]:
     """New votes were counted in these categories."""
     return set(map(results, category_ids))
+
+
+def results_settled(category_id: int) -> set[str]:
+    """Results turned final, gained a new root (an invalidation after final) or were revealed:
+    every page that shows them or their winner."""
+    return {results(category_id), category(category_id), HISTORY}

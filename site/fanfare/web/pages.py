@@ -67,8 +67,8 @@ def history() -> Response:
     winners = catalog.winners()
     tags = keys.history_page(w["category_id"] for w in winners)
     response = make_response(render_template("pages/history.html", winners=winners))
-    # A new winner appears when the next window closes.
-    expires_in = seconds_until(catalog.next_close(), catalog.now())
+    # A new winner appears when the next window closes or a scheduled reveal comes.
+    expires_in = seconds_until(catalog.next_history_change(), catalog.now())
     return cacheable(response, FAN_PAGE, tags, expires_in=expires_in)
 
 
