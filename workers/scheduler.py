@@ -38,6 +38,8 @@ JOBS: list[tuple[str, Job]] = [
 def jobs_with_redis(redis_client: redis.Redis) -> list[tuple[str, Job]]:
     """JOBS, then the jobs that also read the stream: finals declares results final."""
     return [*JOBS, ("finals", finals.job(redis_client))]
+
+
 TICK_SECONDS = 0.25
 
 
