@@ -45,6 +45,8 @@ DEFAULTS: dict[str, object] = {
     "EDGE_URLS": None,
     "SURROGATE_KEY_HEADER": "xkey",  # xkey (Varnish), Surrogate-Key (Fastly), Cache-Tag (CF)
     "TRUSTED_ORIGINS": "",  # space-separated origins also allowed to post forms
+    # Space-separated origins that may frame the broadcast overlay and the results widget.
+    "FRAME_ANCESTORS": "",
     # Content
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
