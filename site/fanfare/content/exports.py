@@ -103,7 +103,7 @@ def audit_rows(conn: psycopg.Connection) -> Iterator[list]:
     yield AUDIT_HEADER
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            "SELECT at, editor_email, action, kind, target_id, detail::text AS detail"
+            "SELECT at, editor_email AS editor, action, kind, target_id, detail::text AS detail"
             " FROM audit_log ORDER BY at, id"
         )
         for row in cur:
