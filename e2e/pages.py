@@ -111,6 +111,22 @@ class CategoryPage(FanPage):
         self.nominees.get_by_role("link", name=name, exact=True).click()
         return NomineePage(self.page, self.base_url)
 
+    @property
+    def results_live_region(self) -> Locator:
+        """The stable polite live region the island swaps itself inside."""
+        return self.page.locator("[aria-live=polite]").filter(has=self.page.locator("#results"))
+
+    def choice(self, name: str) -> Locator:
+        """A nominee's radio button in the vote form."""
+        return self.vote_form.get_by_label(name, exact=True)
+
+    def move_between_choices(self, first: str, keys: list[str]) -> None:
+        """Focus the first nominee's radio with the keyboard's help, then press the arrow keys."""
+        self.choice(first).focus()
+        self.page.keyboard.press("Space")  # selects the focused radio, as a keyboard user does
+        for key in keys:
+            self.page.keyboard.press(key)
+
     def vote_for(self, name: str) -> None:
         """Choose a nominee by its label and send the form."""
         self.vote_form.get_by_label(name, exact=True).check()
@@ -151,6 +167,11 @@ class ResultsFragment:
         )
         total = sum(counts)
         return 100 * self.votes_of(name) / total if total else 0.0
+
+    @property
+    def status(self) -> str | None:
+        """live, counting or final, as the island states it."""
+        return self.root.get_attribute("data-status")
 
     def poll_seconds(self) -> float | None:
         """The interval the fragment asks to be polled at, or None once it stopped polling."""
