@@ -1,4 +1,4 @@
-"""Editors' exports: results per category and per event (CSV, JSON, with the root) and the audit log."""
+"""Editors' exports: results per category and per event, with the root, and the audit log."""
 
 from __future__ import annotations
 
