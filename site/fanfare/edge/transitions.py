@@ -12,40 +12,25 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from fanfare.infra import sql
+
+Q = sql.queries("transitions")
+
 # Each moment is purged twice: at the tick that passes it, and again ECHO later. The second
 # purge catches a page that was rendered just before the moment but reached the edge just
 # after the first purge, and the up-to-one-second overshoot of a whole-second s-maxage.
 ECHO = timedelta(seconds=2)
-
-WINDOWS = """
-SELECT w.category_id, c.event_id, w.closes_at > %(since)s AND w.closes_at <= %(now)s AS closed
-FROM voting_windows w JOIN categories c ON c.id = w.category_id
-WHERE (w.opens_at > %(since)s AND w.opens_at <= %(now)s)
-   OR (w.closes_at > %(since)s AND w.closes_at <= %(now)s)
-"""
-
-PUBLISHED = """
-SELECT 'event' AS kind, id, id AS event_id, NULL::bigint AS category_id FROM events
-WHERE published_at > %(since)s AND published_at <= %(now)s
-UNION ALL
-SELECT 'category', id, event_id, id FROM categories
-WHERE published_at > %(since)s AND published_at <= %(now)s
-UNION ALL
-SELECT 'nominee', n.id, c.event_id, n.category_id
-FROM nominees n JOIN categories c ON c.id = n.category_id
-WHERE n.published_at > %(since)s AND n.published_at <= %(now)s
-"""
 
 
 def keys_between(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
     """Keys of everything whose state changes by the clock in (since, now]."""
     window = {"since": since, "now": now}
     keys: set[str] = set()
-    for category_id, event_id, closed in conn.execute(WINDOWS, window).fetchall():
+    for category_id, event_id, closed in conn.execute(Q.windows_moved, window).fetchall():
         keys |= {"home", f"event:{event_id}", f"category:{category_id}", f"results:{category_id}"}
         if closed:
             keys.add("history")
-    for kind, row_id, event_id, category_id in conn.execute(PUBLISHED, window).fetchall():
+    for kind, row_id, event_id, category_id in conn.execute(Q.published, window).fetchall():
         # Content that appears may have been answered with a cached 404 ("missing") before.
         keys |= {"home", f"event:{event_id}", "missing"}
         if category_id is not None:
