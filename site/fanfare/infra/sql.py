@@ -1,9 +1,10 @@
 """Named SQL queries, kept in sql/queries/<domain>.sql beside the migrations.
 
 Every statement that reads or writes a table lives in one of those files, under a
-`-- name: some_name` line and a one-line `--` comment saying what it does; code asks for it as
-`Q = sql.queries("catalog")`, then `Q.current_event` (a str, for psycopg). Only statements
-that name no table stay inline (`SELECT 1`, `SELECT now() AS now`, advisory locks).
+`-- name: some_name` line and a `--` line saying what it does (further `--` lines before the
+SQL may say why; none of them is sent). Code asks for it as `Q = sql.queries("catalog")`, then
+`Q.current_event`: a str, for psycopg. Only statements that name no table stay inline
+(`SELECT 1`, `SELECT now() AS now`, the advisory locks).
 
 A query that a caller completes at run time is a template: the braces in it (`{table}`,
 `{where}`) mark the identifiers or the tail it takes, which the caller fills with `str.format`

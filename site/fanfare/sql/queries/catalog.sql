@@ -7,8 +7,9 @@ ORDER BY starts_at DESC NULLS LAST, id DESC
 LIMIT 1
 
 -- name: categories
--- Published categories of published events, each with the window its page is about: the open
--- one, else the next upcoming one, else the one that closed last. Template: {where} narrows it.
+-- Published categories of published events, each with the window its page is about.
+-- That window is the open one, else the next upcoming one, else the one that closed last.
+-- Template: {where} narrows it (and may order it).
 SELECT c.id, c.event_id, c.slug, c.name, c.description, c.position,
        c.max_votes_per_voter, c.results_mode,
        w.id AS window_id, w.opens_at, w.closes_at
@@ -25,7 +26,8 @@ LEFT JOIN LATERAL (
 WHERE c.published_at <= now() {where}
 
 -- name: nominees
--- Published nominees with their photo. Template: {where} narrows it.
+-- Published nominees with their photo.
+-- Template: {where} narrows it (and may order it).
 SELECT n.id, n.category_id, n.slug, n.name, n.tagline, n.bio, n.position,
        p.digest AS photo_digest, p.width AS photo_width, p.height AS photo_height,
        p.alt AS photo_alt, p.renditions AS photo_renditions
