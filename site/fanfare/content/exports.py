@@ -12,26 +12,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from fanfare.content import tally_proof
+from fanfare.infra import sql
 
-CATEGORIES = """
-SELECT c.id, c.slug, c.name, c.results_mode, e.slug AS event_slug, e.name AS event_name,
-       w.closes_at, w.closes_at <= now() AS closed, f.counted_at
-FROM categories c JOIN events e ON e.id = c.event_id
-LEFT JOIN LATERAL (
-    SELECT id, closes_at FROM voting_windows WHERE category_id = c.id
-    ORDER BY closes_at DESC LIMIT 1
-) w ON true
-LEFT JOIN window_finals f ON f.window_id = w.id
-WHERE {where}
-ORDER BY c.position, c.id
-"""
-RESULTS = """
-SELECT n.id AS nominee_id, n.slug, n.name, n.published_at IS NOT NULL AS published,
-       COALESCE(t.votes, 0) AS votes
-FROM nominees n LEFT JOIN tallies t ON t.nominee_id = n.id AND t.category_id = n.category_id
-WHERE n.category_id = %s
-ORDER BY votes DESC, n.position, n.id
-"""
+Q = sql.queries("exports")
+
 CSV_HEADER = [
     "event", "category", "status", "nominee", "nominee_slug", "votes", "share_percent",
     "category_total", "root", "root_version", "root_tree_size", "root_reason",
@@ -50,9 +34,9 @@ def _status(row: dict) -> str:
 def category_results(conn: psycopg.Connection, where: str, params: tuple) -> list[dict]:
     """Each matching category with its status, per-nominee results and roots (newest first)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        categories = cur.execute(CATEGORIES.format(where=where), params).fetchall()
+        categories = cur.execute(Q.categories.format(where=where), params).fetchall()
         for category in categories:
-            results = cur.execute(RESULTS, (category["id"],)).fetchall()
+            results = cur.execute(Q.results, (category["id"],)).fetchall()
             total = sum(r["votes"] for r in results)
             for r in results:
                 r["share"] = round(100 * r["votes"] / total, 1) if total else 0.0
@@ -102,9 +86,6 @@ def audit_rows(conn: psycopg.Connection) -> Iterator[list]:
     """The whole audit log, oldest first, as CSV rows."""
     yield AUDIT_HEADER
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT at, editor_email AS editor, action, kind, target_id, detail::text AS detail"
-            " FROM audit_log ORDER BY at, id"
-        )
+        cur.execute(Q.audit_log)
         for row in cur:
             yield [row["at"].isoformat(), *(row[k] for k in AUDIT_HEADER[1:])]

@@ -19,27 +19,19 @@ from psycopg.rows import tuple_row
 
 from fanfare.content.tally_proof import publish_root
 from fanfare.edge import keys
+from fanfare.infra import sql
 from fanfare.votes.backlog import IN_FLIGHT_MS, unacked_before
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = timedelta(milliseconds=IN_FLIGHT_MS)
 
-AWAITING = """
-SELECT w.id, w.category_id, w.closes_at FROM voting_windows w
-WHERE w.closes_at <= %s
-  AND NOT EXISTS (SELECT 1 FROM window_finals f WHERE f.window_id = w.id)
-ORDER BY w.closes_at, w.id
-"""
+Q = sql.queries("finals")
 
 
 def mark_final(conn: psycopg.Connection, window_id: int, category_id: int) -> bool:
     """Record a window as counted and publish the category's root; False if already final."""
-    inserted = conn.execute(
-        "INSERT INTO window_finals (window_id, category_id) VALUES (%s, %s)"
-        " ON CONFLICT (window_id) DO NOTHING RETURNING window_id",
-        (window_id, category_id),
-    ).fetchone()
+    inserted = conn.execute(Q.mark_final, (window_id, category_id)).fetchone()
     if inserted is None:
         return False
     root = publish_root(conn, category_id, f"final: window {window_id} counted")
@@ -54,7 +46,7 @@ def job(redis_client: redis.Redis) -> Callable[[psycopg.Connection, datetime, da
         """Declare final every closed window whose votes are all stored; their keys to purge."""
         changed: set[str] = set()
         with conn.cursor(row_factory=tuple_row) as cur:
-            awaiting = cur.execute(AWAITING, (now - IN_FLIGHT,)).fetchall()
+            awaiting = cur.execute(Q.awaiting, (now - IN_FLIGHT,)).fetchall()
         for window_id, category_id, closes_at in awaiting:
             try:
                 waiting = unacked_before(redis_client, closes_at)

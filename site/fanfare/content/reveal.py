@@ -14,6 +14,9 @@ from psycopg.rows import tuple_row
 
 from fanfare.content import audit
 from fanfare.edge import keys
+from fanfare.infra import sql
+
+Q = sql.queries("reveal")
 
 # As in edge/transitions.py: purge each moment again a little later, for pages in flight.
 ECHO = timedelta(seconds=2)
@@ -26,11 +29,7 @@ class RevealError(ValueError):
 def reveal(conn: psycopg.Connection, category_id: int, editor: dict, at: datetime) -> set[str]:
     """Reveal an on_cue category at `at` (now or later); return the keys to purge after COMMIT."""
     with conn.transaction():
-        row = conn.execute(
-            "UPDATE categories SET reveal_at = %s, updated_at = now()"
-            " WHERE id = %s AND results_mode = 'on_cue' RETURNING id",
-            (at, category_id),
-        ).fetchone()
+        row = conn.execute(Q.set_reveal, (at, category_id)).fetchone()
         if row is None:
             raise RevealError("Only a category whose results show on cue can be revealed.")
         audit.record(conn, editor, "reveal", "category", category_id, {"reveal_at": at.isoformat()})
@@ -40,11 +39,7 @@ def reveal(conn: psycopg.Connection, category_id: int, editor: dict, at: datetim
 def _between(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
     changed: set[str] = set()
     with conn.cursor(row_factory=tuple_row) as cur:
-        rows = cur.execute(
-            "SELECT id FROM categories WHERE results_mode = 'on_cue'"
-            " AND reveal_at > %s AND reveal_at <= %s",
-            (since, now),
-        ).fetchall()
+        rows = cur.execute(Q.revealed_between, (since, now)).fetchall()
     for (category_id,) in rows:
         changed |= keys.results_settled(category_id)
     return changed
