@@ -13,6 +13,7 @@ import pytest
 import redis
 from edge_http import post_vote, request, wait_until
 
+from fanfare.content import finals
 from fanfare.votes.backlog import unacked_before
 from fanfare.votes.stream import GROUP, STREAM
 
@@ -132,3 +133,65 @@ def test_writer_paused_across_the_close_counts_then_turns_final(make_stack, demo
     assert f"Root of all {accepted} counted votes" in final
     answer = request(f"{stack.url('web')}/fragments/awards/{slug}/results")
     assert "s-maxage=86400" in answer.headers["cache-control"]
+
+
+def close_breakthrough(demo: str, seconds_ago: int) -> tuple[int, datetime]:
+    with psycopg.connect(demo) as conn:
+        return conn.execute(
+            "UPDATE voting_windows SET opens_at = now() - interval '1 hour',"
+            " closes_at = now() - make_interval(secs => %s)"
+            " WHERE category_id = (SELECT id FROM categories WHERE slug = 'breakthrough-artist')"
+            " RETURNING category_id, closes_at",
+            (seconds_ago,),
+        ).fetchone()
+
+
+def run_job(demo: str, client: redis.Redis) -> set[str]:
+    now = datetime.now(UTC)
+    with psycopg.connect(demo, autocommit=True) as conn, conn.transaction():
+        return finals.job(client)(conn, now - timedelta(seconds=1), now)
+
+
+def test_the_finals_job_waits_for_the_backlog_then_declares_final_once(demo, stream):
+    category_id, closes_at = close_breakthrough(demo, 10)
+    stream.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    # Cast a second before the close and appended at once (its id is that moment too).
+    cast_ms = _ms(closes_at - timedelta(seconds=1))
+    entry = stream.xadd(STREAM, {"v": "x", "t": str(cast_ms)}, id=f"{cast_ms}-*")
+
+    assert run_job(demo, stream) == set()  # a vote cast before the close is still queued
+    stream.xreadgroup(GROUP, "w1", {STREAM: ">"}, count=10)
+    stream.xack(STREAM, GROUP, entry)
+    changed = run_job(demo, stream)
+
+    assert changed >= {f"results:{category_id}", f"category:{category_id}", "history"}
+    assert f"results:{category_id}" not in run_job(demo, stream)  # final once
+    with psycopg.connect(demo) as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM tally_roots WHERE category_id = %s", (category_id,)
+            ).fetchone()[0]
+            == 1
+        )
+
+
+def test_a_close_is_not_judged_before_its_in_flight_votes_could_arrive(demo, stream):
+    category_id, _ = close_breakthrough(demo, 1)  # closed a second ago: votes may be in flight
+    assert f"results:{category_id}" not in run_job(demo, stream)
+
+
+def test_without_redis_the_job_stays_counting_and_does_not_fail(demo):
+    close_breakthrough(demo, 10)
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    try:
+        assert run_job(demo, unreachable) == set()
+    finally:
+        unreachable.close()
+    with psycopg.connect(demo) as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM window_finals f JOIN categories c ON c.id = f.category_id"
+                " WHERE c.slug = 'breakthrough-artist'"
+            ).fetchone()[0]
+            == 0
+        )
