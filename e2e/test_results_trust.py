@@ -27,9 +27,7 @@ def vote_posts(page: Page) -> list[str]:
 
 
 def test_arrow_keys_between_the_radio_buttons_never_submit(page: Page, base_url: str):
-    category = CategoryPage(page, base_url)
-    category.open("breakthrough-artist")
-    category.wait_until_enhanced()
+    category = enhanced_category(page, base_url, "breakthrough-artist")
     posts = vote_posts(page)
 
     category.move_between_choices("Nova Reyes", ["ArrowDown", "ArrowDown", "ArrowUp", "ArrowRight"])
@@ -42,13 +40,19 @@ def test_arrow_keys_between_the_radio_buttons_never_submit(page: Page, base_url:
     expect(page).to_have_url(re.compile(r"/awards/breakthrough-artist$"))
 
 
+def enhanced_category(page: Page, base_url: str, slug: str) -> CategoryPage:
+    """A category page once htmx runs on it."""
+    category = CategoryPage(page, base_url)
+    category.open(slug)
+    category.wait_until_enhanced()
+    return category
+
+
 @pytest.mark.local_only
 def test_new_counts_are_announced_politely_and_focus_stays_put(
     page: Page, base_url: str, own_category, stack_db, edge_purge
 ):
-    category = CategoryPage(page, base_url)
-    category.open(own_category.slug)
-    category.wait_until_enhanced()
+    category = enhanced_category(page, base_url, own_category.slug)
     region = category.results_live_region
     expect(region).to_have_count(1)
     region.evaluate("el => { el.dataset.probe = 'same element' }")
@@ -72,9 +76,7 @@ def test_new_counts_are_announced_politely_and_focus_stays_put(
 def test_after_the_close_results_say_counting_then_final(
     page: Page, base_url: str, own_category, stack_db, edge_purge
 ):
-    category = CategoryPage(page, base_url)
-    category.open(own_category.slug)
-    category.wait_until_enhanced()
+    category = enhanced_category(page, base_url, own_category.slug)
 
     stack_db.execute(
         "UPDATE voting_windows SET closes_at = now() WHERE category_id = %s", (own_category.id,)
