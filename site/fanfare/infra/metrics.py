@@ -67,6 +67,12 @@ REDIS_POOL = Gauge(
     multiprocess_mode="livesum",
 )
 
+# Redis commands of concurrent requests gathered into one pipeline per flush (infra/gather.py)
+REDIS_GATHERED = Counter(
+    "fanfare_redis_gathered_commands_total", "Commands sent in gathered flushes."
+)
+REDIS_FLUSHES = Counter("fanfare_redis_gather_flushes_total", "Pipelines the gatherer flushed.")
+
 # The vote writer
 BATCH_SECONDS = Histogram(
     "fanfare_writer_batch_duration_seconds",
