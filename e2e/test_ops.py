@@ -65,7 +65,7 @@ def test_queue_depth_rises_while_the_writer_is_stopped_and_drains_after(
     ops_stack.stop("worker")
     assert cast_votes(ops_stack, VOTES) == [202] * VOTES
     expect(ops.value("queue_depth")).to_have_text(str(VOTES), timeout=SEEN_WITHIN_MS)
-    expect(ops.figure("writers")).to_have_class(re.compile(r"\blevel-warn\b"))
+    expect(ops.figure("writers")).to_have_class(re.compile(r"\blevel-bad\b"))
     expect(ops.figure("queue_depth").locator("svg polyline")).to_be_visible()
 
     # When the writer comes back, the queue drains to 0 on the page.

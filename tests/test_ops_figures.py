@@ -32,7 +32,8 @@ def test_colours_say_which_side_of_the_threshold_a_figure_is():
     assert figures.level(depth, 100, 7_000) == "ok"
     assert figures.level(depth, 7_000, 7_000) == "warn"
     assert figures.level(depth, 10_000, 7_000) == "bad"  # at the measured capacity
-    assert figures.level(ratio, 0.5, 0.9) == "warn"  # low is bad for a hit ratio
+    assert figures.level(ratio, 0.8, 0.9) == "warn"  # low is bad for a hit ratio
+    assert figures.level(ratio, 0.5, 0.9) == "bad"
     assert figures.level(ratio, 0.99, 0.9) == "ok"
     assert figures.level(depth, None, 7_000) == "none"
 

@@ -50,7 +50,7 @@ def test_figures_show_their_value_threshold_colour_and_chart(app, database_url, 
     assert 'hx-get="/admin/ops/figures"' in html and "every 2s" in html
     assert '<li class="ops-figure level-warn" data-figure="queue_depth">' in html
     assert 'data-testid="queue_depth">120<' in html and "threshold 100" in html
-    assert '<li class="ops-figure level-warn" data-figure="writers">' in html  # none running
+    assert '<li class="ops-figure level-bad" data-figure="writers">' in html  # none running
     assert "<polyline points=" in html and "exporter" not in html  # fresh samples, no warning
     assert 'action="/admin/ops"' in page.get_data(as_text=True)  # the no-JS refresh
 

@@ -26,6 +26,8 @@ from workers.lifecycle import setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.exporter")
 TICK_SECONDS = 1.0
+# A service that does not answer within this is reported down, not waited for: the tick is 1 s.
+SCRAPE_TIMEOUT_SECONDS = 1.0
 # Cumulative counters whose per-second rate is an ops figure: figure -> counter.
 RATES = {
     "accepted_per_s": "accepted",
@@ -80,6 +82,7 @@ class Exporter:
         self.edge: dict[str, int] = {}
         self.up: dict[str, bool] = {}
         self._previous: tuple[float, dict[str, float]] | None = None
+        self._db: psycopg.Connection | None = None
 
     def tick(self, now: float | None = None) -> dict[str, float]:
         """Look at everything once, record the figures for the ops page, and return them."""
@@ -87,7 +90,7 @@ class Exporter:
         counters: dict[str, float] = {}
         for job, url in self.urls.items():
             try:
-                samples = scrape.fetch(url)
+                samples = scrape.fetch(url, timeout=SCRAPE_TIMEOUT_SECONDS)
             except OSError:
                 self.up[job] = False
                 continue
@@ -96,7 +99,7 @@ class Exporter:
                 counters[name] = counters.get(name, 0.0) + value
         values = {k: counters[k] for k in ("db_waiting", "redis_in_use") if k in counters}
         try:
-            self.edge = edge_stats.read(self.varnish_dir)
+            self.edge = edge_stats.read(self.varnish_dir, timeout=2.0)
             self.up["edge"] = True
             counters.update(
                 edge_requests=self.edge.get("requests", 0),
@@ -150,11 +153,16 @@ class Exporter:
         return rates
 
     def _postgres_answers(self) -> bool:
+        """SELECT 1 on a kept connection (reopened after a failure): no connection churn."""
         try:
-            with psycopg.connect(self.conninfo, connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
+            if self._db is None or self._db.closed:
+                self._db = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=2)
+            self._db.execute("SELECT 1")
             return True
         except psycopg.Error:
+            if self._db is not None:
+                self._db.close()
+            self._db = None
             return False
 
     def collect(self):
@@ -187,6 +195,8 @@ class Exporter:
             except Exception:  # a surprise must not take the operators' eyes away
                 log.exception("event=exporter_tick_failed")
             time.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
+        if self._db is not None:
+            self._db.close()
         self.redis.close()
 
 

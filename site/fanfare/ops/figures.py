@@ -91,8 +91,14 @@ def level(figure: Figure, value: float | None, threshold: float | None) -> str:
     if value is None or threshold is None or math.isnan(value):
         return "none"
     full = threshold / SHARE_OF_CAPACITY
-    if not figure.high_is_bad:
-        return "warn" if value < threshold else "ok"
+    if not figure.high_is_bad:  # e.g. writers running, hit ratio
+        return (
+            "bad"
+            if value < threshold * SHARE_OF_CAPACITY
+            else "warn"
+            if value < threshold
+            else "ok"
+        )
     if figure.capacity and value >= full:
         return "bad"
     return "warn" if value >= threshold else "ok"
