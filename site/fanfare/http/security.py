@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request
 from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
 
 from fanfare.settings import words
 
@@ -35,7 +36,7 @@ def is_cross_origin() -> bool:
 def _check_origin() -> None:
     """Refuse cross-origin unsafe requests before any other work."""
     if is_cross_origin():
-        abort(403, description="This form can only be sent from this site.")
+        abort(403, description=_l("This form can only be sent from this site."))
 
 
 def _headers(response: Response) -> Response:

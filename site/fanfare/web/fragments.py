@@ -11,6 +11,7 @@ from flask.wrappers import Response
 
 from fanfare.content import catalog
 from fanfare.edge import keys
+from fanfare.http import i18n
 from fanfare.http.cache_policy import POLL_SECONDS, RESULTS, cacheable
 from fanfare.http.errors import service_unavailable
 from fanfare.infra import db
@@ -37,7 +38,8 @@ def _render(template: str, slug: str) -> Response:
         abort(404)
     response = make_response(render_template(template, **results_context(category)))
     expires_in = seconds_until(category["next_transition"], catalog.now())
-    return cacheable(response, RESULTS, keys.results_page(category["id"]), expires_in=expires_in)
+    tags = i18n.page_keys(keys.results_page(category["id"]))
+    return cacheable(response, RESULTS, tags, expires_in=expires_in)
 
 
 @bp.get("/fragments/awards/<slug>/results")
@@ -62,3 +64,5 @@ def init_app(app: Flask) -> None:
     """Register the results routes; the category page includes the island too."""
     app.jinja_env.globals["results_context"] = results_context
     app.register_blueprint(bp)
+    # The same routes under every other language's prefix: /es/awards/<slug>, ...
+    app.register_blueprint(bp, url_prefix="/<lang:lang>", name=f"{bp.name}_in_language")
