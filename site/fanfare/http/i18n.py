@@ -8,6 +8,7 @@ Accept-Language or a cookie, so no response varies on them, and `/` never redire
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,11 +77,9 @@ def _from_url(endpoint: str | None, values: dict | None) -> None:
 
 
 def lang_path(path: str, lang: Language | None = None) -> str:
-    """A site path in a language: "/awards/x" → "/es/awards/x" (English keeps "/awards/x")."""
+    """A site path in a language: "/awards/x" → "/es/awards/x", "/" → "/es/"; English: as is."""
     prefix = (lang or language()).prefix
-    if not prefix:
-        return path
-    return f"/{prefix}" if path == "/" else f"/{prefix}{path}"
+    return f"/{prefix}{path}" if prefix else path
 
 
 def unprefixed_path() -> str:
@@ -125,8 +124,11 @@ def number(value: int | float) -> str:
 
 
 def percent(share: float) -> str:
-    """A share given in percent (12.5) in the page's language: 12.5% / 12,5 % / ٪12.5."""
-    return format_percent(share / 100, "#,##0.0%", locale=get_locale() or DEFAULT.code)
+    """A share given in percent (12.5) in the page's language, one decimal: 12.5% / 12,5 %."""
+    locale = get_locale() or Locale.parse(DEFAULT.code)
+    # The locale's own pattern (where the sign goes, which space), with one decimal added.
+    pattern = re.sub(r"0(?=[^0]*$)", "0.0", locale.percent_formats[None].pattern.split(";")[0])
+    return format_percent(share / 100, pattern, locale=locale)
 
 
 def _template_globals() -> dict:

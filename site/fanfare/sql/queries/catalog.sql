@@ -11,7 +11,7 @@ LIMIT 1
 -- That window is the open one, else the next upcoming one, else the one that closed last.
 -- Template: {where} narrows it (and may order it).
 SELECT c.id, c.event_id, c.slug, c.name, c.description, c.position,
-       c.max_votes_per_voter, c.results_mode,
+       c.max_votes_per_voter, c.results_mode, e.time_zone,
        w.id AS window_id, w.opens_at, w.closes_at
 FROM categories c
 JOIN events e ON e.id = c.event_id AND e.published_at <= now()
@@ -44,7 +44,7 @@ ORDER BY votes DESC, n.position, n.id
 
 -- name: winners
 -- Every published category whose last window has closed, with its winner, latest first.
-SELECT e.name AS event_name, e.slug AS event_slug, c.id AS category_id,
+SELECT e.name AS event_name, e.slug AS event_slug, e.time_zone, c.id AS category_id,
        c.slug AS category_slug, c.name AS category_name, w.closes_at,
        n.slug AS nominee_slug, n.name AS nominee_name, t.votes
 FROM categories c
