@@ -131,7 +131,7 @@ def window_changed(category_id: int, event_id: int, *, closed: bool) -> set[str]
 
 
 def translation_changed(changed: Iterable[str], language: str) -> set[str]:
-    """A translation was published: the keys of `changed` (a content_changed set) in its language."""
+    """A translation was published: `changed` (a content_changed set) in its language."""
     return {f"{key}@{language}" for key in changed}
 
 
