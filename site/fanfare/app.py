@@ -7,7 +7,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fanfare import settings
 from fanfare.edge import purge
-from fanfare.http import assets, cache_policy, errors, filters, health, ratelimit, security
+from fanfare.http import (
+    assets,
+    cache_policy,
+    errors,
+    filters,
+    health,
+    i18n,
+    ratelimit,
+    security,
+)
 from fanfare.infra import db, redis_client
 
 
@@ -33,6 +42,7 @@ def _base(name: str, overrides: dict | None) -> Flask:
     errors.init_app(app)
     assets.init_app(app)
     filters.init_app(app)
+    i18n.init_app(app)
     return app
 
 

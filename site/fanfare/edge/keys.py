@@ -68,6 +68,17 @@ def history_page(category_ids: Iterable[int]) -> list[str]:
 NOT_FOUND_PAGE = [MISSING]
 
 
+def in_language(page_keys: Iterable[str], language: str) -> list[str]:
+    """A page's keys, each also in its language ("nominee:7@es").
+
+    Every language's copy carries the plain keys, so a change to the default text (which every
+    language falls back to) purges them all; the language's own keys let a published
+    translation purge exactly that language's copies (`translation_changed`).
+    """
+    plain = list(dict.fromkeys(page_keys))
+    return [*plain, *(f"{key}@{language}" for key in plain)]
+
+
 # ---- what each change purges ------------------------------------------------------------------
 
 
@@ -117,6 +128,11 @@ def window_changed(category_id: int, event_id: int, *, closed: bool) -> set[str]
     if closed:
         keys.add(HISTORY)
     return keys
+
+
+def translation_changed(changed: Iterable[str], language: str) -> set[str]:
+    """A translation was published: `changed` (a content_changed set) in its language."""
+    return {f"{key}@{language}" for key in changed}
 
 
 def counts_changed(category_ids: Iterable[int]) -> set[str]:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request
 from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
 
 from fanfare.settings import words
 
@@ -39,7 +40,7 @@ def is_cross_origin() -> bool:
 def _check_origin() -> None:
     """Refuse cross-origin unsafe requests before any other work."""
     if is_cross_origin():
-        abort(403, description="This form can only be sent from this site.")
+        abort(403, description=_l("This form can only be sent from this site."))
 
 
 def framable(response: Response) -> Response:

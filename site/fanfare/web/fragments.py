@@ -13,6 +13,7 @@ from flask.wrappers import Response
 
 from fanfare.content import catalog
 from fanfare.edge import keys
+from fanfare.http import i18n
 from fanfare.http.cache_policy import FINAL_RESULTS, POLL_SECONDS, RESULTS, cacheable
 from fanfare.http.errors import service_unavailable
 from fanfare.infra import db
@@ -41,10 +42,11 @@ def render_results(template: str, slug: str) -> Response:
     if category is None:
         abort(404)
     response = make_response(render_template(template, **results_context(category)))
+    tags = i18n.page_keys(keys.results_page(category["id"]))
     if category["settled"]:
-        return cacheable(response, FINAL_RESULTS, keys.results_page(category["id"]))
+        return cacheable(response, FINAL_RESULTS, tags)
     expires_in = seconds_until(category["next_transition"], catalog.now())
-    return cacheable(response, RESULTS, keys.results_page(category["id"]), expires_in=expires_in)
+    return cacheable(response, RESULTS, tags, expires_in=expires_in)
 
 
 @bp.get("/fragments/awards/<slug>/results")
@@ -69,3 +71,5 @@ def init_app(app: Flask) -> None:
     """Register the results routes; the category page includes the island too."""
     app.jinja_env.globals["results_context"] = results_context
     app.register_blueprint(bp)
+    # The same routes under every other language's prefix: /es/awards/<slug>, ...
+    app.register_blueprint(bp, url_prefix="/<lang:lang>", name=f"{bp.name}_in_language")

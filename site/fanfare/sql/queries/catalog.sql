@@ -11,7 +11,7 @@ LIMIT 1
 -- That window is the open one, else the next upcoming one, else the one that closed last.
 -- Template: {where} narrows it (and may order it).
 SELECT c.id, c.event_id, c.slug, c.name, c.description, c.position,
-       c.max_votes_per_voter, c.results_mode, c.reveal_at, c.show_turnout,
+       c.max_votes_per_voter, c.results_mode, c.reveal_at, c.show_turnout, e.time_zone,
        w.id AS window_id, w.opens_at, w.closes_at, f.counted_at
 FROM categories c
 JOIN events e ON e.id = c.event_id AND e.published_at <= now()
@@ -50,7 +50,7 @@ SELECT COALESCE(sum(votes), 0)::bigint AS votes FROM tallies WHERE category_id =
 -- name: winners
 -- Every published category whose last window has closed, latest first, with its leader.
 -- final: that window is counted (window_finals); shown: not an on_cue category before its reveal.
-SELECT e.name AS event_name, e.slug AS event_slug, c.id AS category_id,
+SELECT e.name AS event_name, e.slug AS event_slug, e.time_zone, c.id AS category_id,
        c.slug AS category_slug, c.name AS category_name, w.closes_at,
        f.window_id IS NOT NULL AS final,
        c.results_mode <> 'on_cue' OR c.reveal_at <= now() AS shown,
