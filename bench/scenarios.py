@@ -12,7 +12,6 @@ import loadgen
 import psycopg
 from measure import (
     RssSampler,
-    StreamSampler,
     backend_requests,
     established,
     median,
@@ -38,6 +37,7 @@ class Profile:
     spike_peak: float = 10
     spike_decline: float = 9
     spike_browsers: int = 100
+    spike_tail: float = 40  # how long fans still waiting to resend may go on after the decline
     drain_votes: int = 200_000
     drain_rounds: int = 2
     rss_seconds: float = 6
@@ -53,6 +53,7 @@ QUICK = Profile(
     spike_ramp=2,
     spike_peak=4,
     spike_decline=3,
+    spike_tail=20,
     drain_votes=30_000,
     drain_rounds=1,
     rss_seconds=3,
@@ -97,7 +98,7 @@ def _wait_ingest_quiet(site: Site, timeout: float = 30, still: float = 1.5) -> f
     return round(since - started, 2)
 
 
-def _reset_votes(site: Site) -> None:
+def reset_votes(site: Site) -> None:
     """Forget every vote: the stream, receipts, quotas and limiter counters; votes and tallies."""
     _wait_ingest_quiet(site)
     site.redis().flushdb()
@@ -431,117 +432,6 @@ def audience(site: Site, profile: Profile) -> dict:
     }
 
 
-# --- b. spike ------------------------------------------------------------------------------------
-
-
-def spike(site: Site, profile: Profile) -> dict:
-    """Quiet browsing, a jump to peak voting within the ramp, a decline; one vote writer on."""
-    _reset_votes(site)
-    site.start_workers(1)
-    time.sleep(2)  # the writer creates its group
-    p = profile
-    edge = site.url("edge")
-    slug = site.category_slug
-    pages = ["/", f"/awards/{slug}", f"/fragments/awards/{slug}/results", "/nominees/nova-reyes"]
-    voting_end = p.spike_quiet + p.spike_ramp + p.spike_peak + p.spike_decline
-    steps = 4  # four load generators of peak/4 connections each
-    peak_connections = 2000
-    starts = [p.spike_quiet + i * p.spike_ramp / (steps - 1) for i in range(steps)]
-    ends = [
-        p.spike_quiet
-        + p.spike_ramp
-        + p.spike_peak
-        + (steps - 1 - i) * p.spike_decline / (steps - 1)
-        for i in range(steps)
-    ]
-    voters: list[tuple[float, loadgen.Wrk]] = []
-    edge_before = varnish_counters(site.edge_workdir())
-    with StreamSampler(site.redis(), interval=0.5) as timeline:
-        t0 = time.monotonic()
-        browsers = loadgen.Wrk(
-            edge + pages[0],
-            connections=p.spike_browsers,
-            seconds=voting_end,
-            script="get.lua",
-            args=(",".join(pages), "200"),
-        )
-        for start, end in zip(starts, ends, strict=True):
-            time.sleep(max(0.0, start - (time.monotonic() - t0)))
-            voters.append(
-                (
-                    time.monotonic() - t0,
-                    loadgen.Wrk(
-                        f"{edge}/votes",
-                        connections=peak_connections // steps,
-                        seconds=end - start,
-                        script="vote.lua",
-                        args=(str(site.category_id), ",".join(map(str, site.nominees))),
-                    ),
-                )
-            )
-        results = [wrk.result() for _, wrk in voters]
-        votes_done = time.monotonic() - t0
-        edge_after = varnish_counters(site.edge_workdir())
-        browse = browsers.result()
-        drained_at = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if stream_state(site.redis())["drained"]:
-                drained_at = time.monotonic() - t0
-                break
-            time.sleep(0.1)
-        time.sleep(1)
-    site.stop_workers()
-    answers = sum(sum(r.statuses.values()) for r in results)
-    accepted = sum(r.count(202) for r in results)
-    refused = sum(r.count(503, 429) for r in results)
-    with psycopg.connect(site.database_url) as conn:
-        (tallied,) = conn.execute(
-            "SELECT COALESCE(sum(votes), 0) FROM tallies WHERE category_id = %s",
-            (site.category_id,),
-        ).fetchone()
-    out = {
-        "accepted_votes": accepted,
-        "answers": answers,
-        "share_503_429": round(refused / answers, 4) if answers else 0.0,
-        "s5xx": sum(n for r in results for code, n in r.statuses.items() if code >= 500),
-        "timeouts": sum(r.timeouts for r in results),
-        "p99_ms_worst_generator": max(r.p99_ms for r in results),
-        "p50_ms_median_generator": median([r.p50_ms for r in results]),
-        # From the end of the decline (the last vote sent) until every vote is persisted.
-        "drain_s_after_peak": round(drained_at - votes_done, 2) if drained_at else None,
-        "backlog_max": max((s["backlog"] for s in timeline.samples), default=0),
-        "tallied_votes": int(tallied),
-        "edge": {
-            k.removeprefix("MAIN."): edge_after.get(k, 0) - edge_before.get(k, 0)
-            for k in EDGE_COUNTERS
-        },
-        "browsing": {
-            "req_per_s": round(browse.rate(), 1),
-            "p99_ms": browse.p99_ms,
-            "non_2xx_3xx": sum(n for code, n in browse.statuses.items() if code >= 400),
-        },
-        "profile_s": {
-            "quiet": p.spike_quiet,
-            "ramp": p.spike_ramp,
-            "peak": p.spike_peak,
-            "decline": p.spike_decline,
-        },
-        "generators": [
-            {"started_s": round(s, 2), **r.as_dict()}
-            for (s, _), r in zip(voters, results, strict=True)
-        ],
-        "timeline": timeline.samples,
-    }
-    print(
-        f"  b. spike: {accepted} votes accepted, 503/429 share {out['share_503_429']:.2%}, "
-        f"worst p99 {out['p99_ms_worst_generator']:.0f} ms, drained "
-        f"{out['drain_s_after_peak']} s after the last vote, tallied {tallied}",
-        flush=True,
-    )
-    return out
-
-
 # --- e. worker drain -----------------------------------------------------------------------------
 
 
@@ -602,7 +492,7 @@ def drain(site: Site, profile: Profile) -> dict:
     runs: dict[str, list[dict]] = {"1": [], "2": []}
     for r in range(profile.drain_rounds):
         for workers in _rotate(["1", "2"], r):
-            _reset_votes(site)
+            reset_votes(site)
             _fill(site, n, f"{r}-{workers}")
             client = site.redis()
             site.start_workers(int(workers))
