@@ -16,44 +16,13 @@ from collections.abc import Iterable
 import psycopg
 from psycopg.rows import tuple_row
 
+from fanfare.infra import sql
 from fanfare.votes.ballot import Ballot, Reason, Verdict, allowed_votes, judge, load_ballot
 from fanfare.votes.stream import Vote
 
-# Lives as long as the session; emptied at every COMMIT, and a rolled-back batch leaves nothing.
-CREATE_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS vote_batch (
-    vote_id uuid, category_id bigint, nominee_id bigint, window_id bigint, voter_id text,
-    ip_hash text, cast_at timestamptz, counted boolean, reject_reason text
-) ON COMMIT DELETE ROWS
-"""
+Q = sql.queries("votes")
+# The staging table's column types, in order, for the binary COPY.
 STAGING_TYPES = ["uuid", "int8", "int8", "int8", "text", "text", "timestamptz", "bool", "text"]
-COPY_STAGING = "COPY vote_batch FROM STDIN (FORMAT BINARY)"
-# One statement: store each vote once, charge the new valid ones to voter_usage, and return every
-# new vote with its voter's usage after this batch (NULL when it was not valid). Sorted, so
-# concurrent writers take row locks in the same order (no deadlocks).
-INSERT_AND_CHARGE = """
-WITH new AS (
-    INSERT INTO votes (vote_id, category_id, nominee_id, window_id, voter_id, ip_hash, cast_at,
-                       counted, reject_reason)
-    SELECT * FROM vote_batch ORDER BY vote_id
-    ON CONFLICT (vote_id) DO NOTHING
-    RETURNING vote_id, window_id, voter_id, counted
-), usage AS (
-    INSERT INTO voter_usage (window_id, voter_id, used)
-    SELECT window_id, voter_id, count(*) FROM new WHERE counted GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (window_id, voter_id) DO UPDATE SET used = voter_usage.used + EXCLUDED.used
-    RETURNING window_id, voter_id, used
-)
-SELECT new.vote_id, usage.used FROM new LEFT JOIN usage USING (window_id, voter_id)
-"""
-REJECT_OVER_QUOTA = "UPDATE votes SET counted = false, reject_reason = %s WHERE vote_id = ANY(%s)"
-DECIDED_BEFORE = "SELECT vote_id, counted, reject_reason FROM votes WHERE vote_id = ANY(%s)"
-ADD_TALLIES = """
-INSERT INTO tallies (category_id, nominee_id, votes)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) ORDER BY 1, 2
-ON CONFLICT (category_id, nominee_id)
-DO UPDATE SET votes = tallies.votes + EXCLUDED.votes, updated_at = now()
-"""
 
 Status = tuple[str, str | None]  # ("counted" | "rejected", reason)
 Judged = list[tuple[Vote, Verdict]]
@@ -70,8 +39,8 @@ def _status(verdict: Verdict) -> Status:
 
 def _insert(cur: psycopg.Cursor, judged: Judged) -> dict[uuid.UUID, int | None]:
     """Store every vote once, charging the quota; return the new ids with their voter's usage."""
-    cur.execute(CREATE_STAGING)
-    with cur.copy(COPY_STAGING) as copy:
+    cur.execute(Q.create_staging)
+    with cur.copy(Q.copy_staging) as copy:
         copy.set_types(STAGING_TYPES)
         for v, j in judged:
             window_id = j.window.id if j.window else v.window_id
@@ -79,7 +48,7 @@ def _insert(cur: psycopg.Cursor, judged: Judged) -> dict[uuid.UUID, int | None]:
                 (v.vote_id, v.category_id, v.nominee_id, window_id, v.voter_id, v.ip_hash,
                  v.cast_at, j.reason is None, j.reason)
             )  # fmt: skip
-    cur.execute(INSERT_AND_CHARGE)
+    cur.execute(Q.insert_and_charge)
     return dict(cur.fetchall())
 
 
@@ -87,7 +56,7 @@ def _decided_before(cur: psycopg.Cursor, vote_ids: list[uuid.UUID]) -> dict[uuid
     """What an earlier transaction decided for redelivered votes."""
     if not vote_ids:
         return {}
-    cur.execute(DECIDED_BEFORE, (vote_ids,))
+    cur.execute(Q.decided_before, (vote_ids,))
     return {vid: ("counted", None) if ok else ("rejected", why) for vid, ok, why in cur}
 
 
@@ -110,7 +79,7 @@ def _over_quota(
         quota = ballot.categories[mine[0].category_id].max_votes_per_voter
         over |= {v.vote_id for v in mine[allowed_votes(total - len(mine), len(mine), quota) :]}
     if over:
-        cur.execute(REJECT_OVER_QUOTA, (Reason.OVER_QUOTA.value, list(over)))
+        cur.execute(Q.reject_votes, (Reason.OVER_QUOTA.value, list(over)))
     return over
 
 
@@ -119,7 +88,7 @@ def _add_tallies(cur: psycopg.Cursor, counted: list[Vote]) -> None:
     for vote in counted:
         tally[(vote.category_id, vote.nominee_id)] += 1
     if tally:
-        cur.execute(ADD_TALLIES, _columns((c, n, tally[(c, n)]) for c, n in sorted(tally)))
+        cur.execute(Q.add_tallies, _columns((c, n, tally[(c, n)]) for c, n in sorted(tally)))
 
 
 def store(conn: psycopg.Connection, votes: list[Vote]) -> tuple[dict[uuid.UUID, Status], set[int]]:

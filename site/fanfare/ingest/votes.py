@@ -21,12 +21,13 @@ from werkzeug.exceptions import HTTPException
 from fanfare.http.cache_policy import POLL_SECONDS, PRIVATE
 from fanfare.http.errors import service_unavailable
 from fanfare.http.ratelimit import client_ip, client_subnet, limiter
-from fanfare.infra import db, redis_client
+from fanfare.infra import db, redis_client, sql
 from fanfare.ingest import ballot_cache, voters
 from fanfare.votes.ballot import Ballot, Reason, judge
 from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, receipt_key, server_time, uuid7
 
 bp = Blueprint("votes", __name__)
+Q = sql.queries("votes")
 QUEUE = "fanfare.vote_queue"
 REASON_STATUS = {
     Reason.UNKNOWN_CATEGORY: 422,
@@ -144,10 +145,7 @@ def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:
 
 def _status_from_db(vote_id: uuid.UUID) -> dict | None:
     with db.connection() as conn:
-        row = conn.execute(
-            "SELECT counted, reject_reason, category_id, nominee_id FROM votes WHERE vote_id = %s",
-            (vote_id,),
-        ).fetchone()
+        row = conn.execute(Q.receipt_status, (vote_id,)).fetchone()
     if row is None:
         return None
     return {
