@@ -2,11 +2,12 @@
 
 Each connection carries one fan at a time. A fan presses Vote (a random `press` key for that
 press); on a 503 or 429 with Retry-After it waits that long plus up to 2 s of jitter and resends
-the same press, up to `--tries` sends; a 202 ends it accepted. No answer within the client timeout
-(2 s, wrk's) counts as a timeout and ends that fan: a phone that spun that long has failed it.
-New fans start until `--seconds` have passed; fans then waiting to resend finish their tries
-(at most `--tail` seconds more). wrk cannot do this: its Lua sees no connection, so it cannot
-tell which fan an answer belongs to. The answers' latencies are kept per status (202, 503, ...).
+the same press, up to `--tries` sends; a 202 ends it accepted. Like a browser (and like wrk) a fan
+keeps waiting for a slow answer: an answer later than 2 s (wrk's timeout) counts as a timeout,
+and only one not there after ABANDON_S ends the fan. New fans start until `--seconds` have
+passed; fans then waiting to resend finish their tries (at most `--tail` seconds more). wrk
+cannot do this: its Lua sees no connection, so it cannot tell which fan an answer belongs to.
+Latencies are kept per status (202, 503, ...) and for each fan's first answer.
 
 usage: python fans.py URL --connections N --seconds S --category C --nominees 1,2 [--tries 4]
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 TIMEOUT_S = 2.0  # as loadgen.TIMEOUT_S: wrk's default, the bench's definition of a timeout
+ABANDON_S = 30.0  # a fan gives up on an answer this late (and counts it as a timeout too)
 TRIES = 4  # sends of one press, the first included (vote-retry.js)
 JITTER_S = 2.0  # vote-retry.js waits Retry-After plus up to this much
 LONGEST_WAIT_S = 30  # a longer Retry-After is not retried (vote-retry.js)
@@ -37,7 +39,8 @@ class Tally:
     accepted: int = 0  # fans whose press got a 202, after however many sends
     gave_up: int = 0  # still refused (503/429) after the last try
     refused: int = 0  # an answer that is not retried (400, 409, 5xx other than 503, ...)
-    timed_out: int = 0  # fans whose send went unanswered for TIMEOUT_S
+    timeouts: int = 0  # sends answered later than TIMEOUT_S, or not at all
+    abandoned: int = 0  # fans who gave up waiting for an answer (ABANDON_S)
     unfinished: int = 0  # still waiting to resend when the tail ran out
     sends: int = 0
     retries: int = 0
@@ -45,6 +48,7 @@ class Tally:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     latency_ms: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     first_ms: list[float] = field(default_factory=list)  # each fan's first answer
+    all_ms: list[float] = field(default_factory=list)  # every answer, whatever its status
     accepted_after: list[int] = field(default_factory=list)  # sends it took, per accepted fan
 
 
@@ -102,9 +106,10 @@ async def _fan(conn: Connection, tally: Tally, form: dict, target: tuple, tries:
         tally.sends += 1
         started = time.monotonic()
         try:
-            status, headers = await asyncio.wait_for(conn.post(request), TIMEOUT_S)
+            status, headers = await asyncio.wait_for(conn.post(request), ABANDON_S)
         except TimeoutError:
-            tally.timed_out += 1
+            tally.timeouts += 1
+            tally.abandoned += 1
             conn.close()
             return
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
@@ -113,8 +118,11 @@ async def _fan(conn: Connection, tally: Tally, form: dict, target: tuple, tries:
             await asyncio.sleep(0.1)
             continue
         took = (time.monotonic() - started) * 1000
+        if took > TIMEOUT_S * 1000:
+            tally.timeouts += 1
         tally.statuses[status] += 1
         tally.latency_ms[status].append(took)
+        tally.all_ms.append(took)
         if send == 1:
             tally.first_ms.append(took)
         if status == 202:
@@ -166,7 +174,8 @@ def summary(tally: Tally, duration_s: float) -> dict:
         "eventually_accepted": round(tally.accepted / tally.fans, 4) if tally.fans else 0.0,
         "gave_up": tally.gave_up,
         "refused": tally.refused,
-        "timeouts": tally.timed_out,
+        "timeouts": tally.timeouts,
+        "abandoned": tally.abandoned,
         "unfinished": tally.unfinished,
         "finished": finished,
         "sends": tally.sends,
@@ -175,6 +184,7 @@ def summary(tally: Tally, duration_s: float) -> dict:
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "first_p50_ms": _percentile(tally.first_ms, 50),
         "first_p99_ms": _percentile(tally.first_ms, 99),
+        "p99_ms": _percentile(tally.all_ms, 99),
         "latency_ms": {
             str(code): {"p50": _percentile(v, 50), "p99": _percentile(v, 99), "n": len(v)}
             for code, v in sorted(tally.latency_ms.items())

@@ -126,7 +126,7 @@ class Fans:
     ) -> None:
         if urlsplit(url).hostname != "127.0.0.1":
             raise ValueError(f"benchmarks only send traffic to 127.0.0.1, not {url}")
-        self.bound = seconds + tail + 30
+        self.bound = seconds + tail + 45  # fans.ABANDON_S for the last answers, and a margin
         command = [
             sys.executable,
             str(BENCH / "fans.py"),

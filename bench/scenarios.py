@@ -168,6 +168,8 @@ def ingest(site: Site, profile: Profile) -> dict:
                     script="vote.lua",
                     args=(str(site.category_id), ",".join(map(str, site.nominees))),
                 )
+                shed = system == "fanfare" and c == max(profile.connections)
+                probe = _latency_probe(site, profile) if shed else None
                 if sampler:
                     with sampler:
                         time.sleep(profile.ingest_seconds / 2)
@@ -179,6 +181,8 @@ def ingest(site: Site, profile: Profile) -> dict:
                 else:
                     result = wrk.result()
                 runs[system][c].append(_ingest_row(result))
+                if probe:
+                    runs[system][c][-1].update(_probe_row(probe.result()))
                 if before:
                     after = varnish_counters(site.edge_workdir())
                     runs[system][c][-1]["edge"] = {
@@ -202,6 +206,36 @@ def ingest(site: Site, profile: Profile) -> dict:
         "runs": {s: {str(c): rows for c, rows in by_c.items()} for s, by_c in runs.items()},
         "ingest_rss_mb_by_worker": rss,
         "ingest_connections_at_peak": connections_seen,
+    }
+
+
+# wrk's Lua cannot time one answer, so the latency of each kind of answer (202, 503) comes from
+# a probe of this many connections beside it (fans.py, one send per fan, no retries).
+PROBE_CONNECTIONS = 50
+
+
+def _latency_probe(site: Site, profile: Profile) -> loadgen.Fans:
+    """Fans who send once each, through the edge, for as long as the wrk run."""
+    return loadgen.Fans(
+        site.url("edge") + "/votes",
+        connections=PROBE_CONNECTIONS,
+        seconds=profile.ingest_seconds,
+        category=site.category_id,
+        nominees=site.nominees,
+        tries=1,
+        tail=0,
+    )
+
+
+def _probe_row(probe: dict) -> dict:
+    """The probe's answers per status and their p99, and its timeouts."""
+    latency = probe["latency_ms"]
+    return {
+        "probe_answers": sum(probe["statuses"].values()),
+        "probe_503": probe["statuses"].get("503", 0),
+        "probe_p99_ms_503": latency.get("503", {}).get("p99"),
+        "probe_p99_ms_202": latency.get("202", {}).get("p99"),
+        "probe_timeouts": probe["timeouts"],
     }
 
 
@@ -239,10 +273,17 @@ def _median_rows(rows: list[dict]) -> dict:
         "s5xx",
         "timeouts",
         "socket_errors",
+        "probe_answers",
+        "probe_503",
+        "probe_p99_ms_503",
+        "probe_p99_ms_202",
+        "probe_timeouts",
     ]
     out: dict = {}
     for k in keys:
-        values = [row[k] for row in rows if row[k] is not None]
+        if all(k not in row for row in rows):
+            continue
+        values = [row[k] for row in rows if row.get(k) is not None]
         out[k] = round(median(values), 2) if values else None
     return out
 

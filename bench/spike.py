@@ -129,7 +129,16 @@ def _summary(results: list[dict], tallied: int) -> dict:
     """The generators' fan outcomes added up; their latency percentiles at the worst."""
     total = {
         k: sum(r[k] for r in results)
-        for k in ("fans", "accepted", "gave_up", "refused", "timeouts", "unfinished", "sends")
+        for k in (
+            "fans",
+            "accepted",
+            "gave_up",
+            "refused",
+            "timeouts",
+            "abandoned",
+            "unfinished",
+            "sends",
+        )
     }
     statuses: dict[str, int] = {}
     for r in results:
@@ -145,12 +154,15 @@ def _summary(results: list[dict], tallied: int) -> dict:
         "refused": total["refused"],
         "unfinished": total["unfinished"],
         "timeouts": total["timeouts"],
+        "abandoned": total["abandoned"],
         "sends": total["sends"],
+        "socket_errors": total["socket_errors"],
         "answers": answers,
         "statuses": statuses,
         "share_503_429": round(refused / answers, 4) if answers else 0.0,
         "s5xx": sum(n for code, n in statuses.items() if int(code) >= 500),
         "first_p99_ms_worst_generator": _worst(results, lambda r: r["first_p99_ms"]),
+        "p99_ms_worst_generator": _worst(results, lambda r: r["p99_ms"]),
         "first_p50_ms_median_generator": median(
             [r["first_p50_ms"] for r in results if r["first_p50_ms"] is not None]
         ),
