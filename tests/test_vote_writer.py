@@ -164,6 +164,43 @@ def test_postgres_enforces_the_quota_even_past_redis(demo):
     assert counted(demo) == 1
 
 
+def test_a_redelivered_vote_beside_a_new_one_charges_only_the_new_one(demo):
+    first, second = (vote_for(demo, "breakthrough-artist", nominee=i) for i in range(2))
+    with psycopg.connect(demo, autocommit=True) as conn:
+        store(conn, [first])
+        statuses, _ = store(conn, [first, second])  # first redelivered, second past the quota
+
+    assert statuses == {
+        first.vote_id: ("counted", None),
+        second.vote_id: ("rejected", "over_quota"),
+    }
+    assert counted(demo) == 1
+    assert one(demo, "SELECT used FROM voter_usage WHERE voter_id = %s", (first.voter_id,)) == 2
+
+
+def test_within_one_batch_the_earliest_votes_count_up_to_the_quota(demo):
+    votes = [vote_for(demo, "song-of-the-year", nominee=i % 3) for i in range(5)]  # quota 3
+    with psycopg.connect(demo, autocommit=True) as conn:
+        statuses, _ = store(conn, list(reversed(votes)))
+
+    assert [statuses[v.vote_id][0] for v in votes] == ["counted"] * 3 + ["rejected"] * 2
+    assert counted(demo) == 3
+
+
+def test_a_refused_batch_leaves_nothing_staged_for_the_next(demo):
+    poison = vote_for(demo, "breakthrough-artist", voter="nul\x00byte")
+    good = vote_for(demo, "breakthrough-artist", voter="fine")
+    with psycopg.connect(demo, autocommit=True) as conn:
+        with pytest.raises(psycopg.Error):
+            store(conn, [good, poison])
+        statuses, _ = store(conn, [good])
+        staged = conn.execute("SELECT count(*) FROM vote_batch").fetchone()[0]
+
+    assert statuses == {good.vote_id: ("counted", None)}
+    assert staged == 0  # emptied at COMMIT
+    assert counted(demo) == 1 and stored(demo) == 1
+
+
 def post_many(base: str, slug_ids: tuple[int, list[int]], n: int) -> list[int]:
     """n votes from n new voters (no cookie), 16 at a time; their status codes."""
     category, nominees = slug_ids
