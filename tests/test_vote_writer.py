@@ -450,3 +450,32 @@ def test_decode_round_trips_a_vote(demo):
     raw = {k.encode(): v.encode() for k, v in vote.fields().items()}
     assert decode(raw) == vote
     assert GROUP and STREAM
+
+
+def _writer_with_a_batch_read_ahead(demo: str, r: redis.Redis) -> VoteWriter:
+    """A writer (batches of 2, four votes queued) that stored one batch and read the next."""
+    for voter in "abcd":
+        r.xadd(STREAM, vote_for(demo, "breakthrough-artist", voter=voter).fields())
+    writer = VoteWriter(redis_client=r, conninfo=demo, consumer="me", batch=2)
+    wait_until(lambda: writer.step() == 2)
+    wait_until(lambda: r.xpending(STREAM, GROUP)["pending"] == 2)  # the next two, read ahead
+    return writer
+
+
+def test_a_warm_stop_stores_the_batch_read_ahead(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        writer = _writer_with_a_batch_read_ahead(demo, r)
+        writer.stopping = True
+        writer.run()  # no round: only what was read ahead, then close
+
+    assert counted(demo) == 4 and all_acked(redis_url)
+
+
+def test_after_a_failure_the_batch_read_ahead_is_read_again(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        writer = _writer_with_a_batch_read_ahead(demo, r)
+        writer._reset()  # what run() does after an error: drop the read ahead, re-read own pending
+        wait_until(lambda: writer.step() == 0 and all_acked(redis_url))
+        writer.close()
+
+    assert counted(demo) == 4
