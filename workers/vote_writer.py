@@ -25,6 +25,7 @@ import redis
 from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.infra import metrics
 from fanfare.votes.stream import DEAD_LETTERS, GROUP, STREAM, Vote, mark_receipts
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 from workers.read_ahead import Batch, Entry, ReadAhead, decode_batch
@@ -111,6 +112,7 @@ class VoteWriter:
 
     def handle(self, batch: Batch) -> None:
         """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK."""
+        started = time.monotonic()
         entries, dead = batch.entries, batch.dead
         statuses, changed = self._store(batch.votes, dead)
         pipe = self.redis.pipeline(transaction=True)
@@ -121,6 +123,9 @@ class VoteWriter:
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed
+        metrics.batch_written(
+            time.monotonic() - started, entries=len(entries), statuses=statuses, dead=len(dead)
+        )
 
     def _store(
         self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
@@ -166,10 +171,7 @@ class VoteWriter:
         self._group_ready = True
 
     def _read(self, *, ahead: bool = False) -> list[Entry]:
-        """Own pending entries first (after a restart or an error), then new ones with BLOCK.
-
-        Reading ahead takes only new entries, and does not wait for them.
-        """
+        """Own pending entries first (after a restart or an error), then new; ahead: no wait."""
         start = "0" if self._own_pending and not ahead else ">"
         try:
             reply = self.redis.xreadgroup(
@@ -242,8 +244,7 @@ class VoteWriter:
     def _finish_read_ahead(self) -> None:
         """On a warm stop, store what was read ahead, rather than leave it for XAUTOCLAIM."""
         try:
-            batch = self._ahead.take()
-            if batch:
+            if batch := self._ahead.take():
                 self.handle(batch)
         except TRANSIENT as exc:  # it stays pending, for another writer to claim
             log.warning("%s; left the batch read ahead pending", exc.__class__.__name__)
@@ -289,6 +290,7 @@ def main() -> None:
         batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]
     )
 
+    metrics.serve(int(values["WRITER_METRICS_PORT"]))  # type: ignore[call-overload]
     stop_on_signals(writer)  # unacked entries are delivered again after a cold stop
     writer.run()
 
