@@ -282,12 +282,15 @@ def test_two_writers_at_once_count_each_vote_once_and_keep_the_quota(make_stack,
         for k in range(10)
         for v in range(40)
     ]
-    with redis.Redis.from_url(redis_url) as r:
-        for vote in votes:
-            r.xadd(STREAM, vote.fields())
-
     first = make_stack(demo, redis_url, "worker", FANFARE_WRITER_BATCH="25")
     second = make_stack(demo, redis_url, "worker", FANFARE_WRITER_BATCH="25")
+    with redis.Redis.from_url(redis_url) as r:
+        # Both waiting in XREADGROUP first, or one fast writer could take every batch alone.
+        wait_until(lambda: r.exists(STREAM) and len(r.xinfo_consumers(STREAM, GROUP)) == 2)
+        pipe = r.pipeline(transaction=False)
+        for vote in votes:
+            pipe.xadd(STREAM, vote.fields())
+        pipe.execute()
     wait_until(lambda: all_acked(redis_url))
 
     with redis.Redis.from_url(redis_url) as r:
