@@ -138,6 +138,7 @@ def _summary(results: list[dict], tallied: int) -> dict:
             "abandoned",
             "unfinished",
             "sends",
+            "socket_errors",
         )
     }
     statuses: dict[str, int] = {}
