@@ -21,6 +21,7 @@ from fanfare import settings
 from fanfare.content import after_publish, publishing
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.predictions import jobs as prediction_jobs
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.scheduler")
@@ -31,6 +32,8 @@ Job = Callable[[psycopg.Connection, datetime, datetime], set[str]]
 JOBS: list[tuple[str, Job]] = [
     ("publishing", publishing.due),
     ("transitions", transitions.changed_keys),
+    # Pending predictions into PostgreSQL, linked rounds scored, the leaderboard refreshed.
+    ("predictions", prediction_jobs.job),
 ]
 TICK_SECONDS = 0.25
 
@@ -51,6 +54,9 @@ class Scheduler:
         self.redis = redis_client
         self.jobs = jobs
         self.stopping = False
+        for _, job in jobs:
+            if hasattr(job, "use_redis"):  # a job that reads queues in Redis gets this client
+                job.use_redis(redis_client)
 
     def tick(self, conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
         """Run each job once; a failing job is logged and does not stop the others."""
@@ -96,6 +102,7 @@ def main() -> None:
         jobs=JOBS,
     )
 
+    prediction_jobs.job.refresh_every = float(values["LEADERBOARD_REFRESH_SECONDS"])  # type: ignore[arg-type]
     stop_on_signals(scheduler)
     scheduler.run()
 
