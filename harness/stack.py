@@ -56,6 +56,8 @@ def stack_env(
         "FANFARE_RUN_DIR": str(run_dir),
         "FANFARE_EDGE_URLS": f"http://127.0.0.1:{ports['edge']}",
         "FANFARE_EDGE_MEMORY": "64m",
+        # The Procfile's mail sink listens here, never on a developer's default port.
+        "FANFARE_SMTP_URL": f"smtp://127.0.0.1:{ports.get('mail') or free_port()}",
     }
     if workers is not None:  # None keeps gunicorn.conf.py's production default
         env["FANFARE_WORKERS"] = str(workers)
@@ -75,7 +77,12 @@ class Stack:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.run_dir = run_dir
-        self.ports = {"edge": free_port(), "web": free_port(), "ingest": free_port()}
+        self.ports = {
+            "edge": free_port(),
+            "web": free_port(),
+            "ingest": free_port(),
+            "mail": free_port(),
+        }
         self.commands = procfile()
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = stack_env(
