@@ -21,6 +21,7 @@ from fanfare import settings
 from fanfare.content import after_publish, publishing
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.fans import outbox
 from fanfare.predictions import jobs as prediction_jobs
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
@@ -34,6 +35,8 @@ JOBS: list[tuple[str, Job]] = [
     ("transitions", transitions.changed_keys),
     # Pending predictions into PostgreSQL, linked rounds scored, the leaderboard refreshed.
     ("predictions", prediction_jobs.job),
+    # Sign-in mail queued by the web app, sent over one SMTP session per tick.
+    ("mail", outbox.job),
 ]
 TICK_SECONDS = 0.25
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -26,8 +28,10 @@ def sign_in_message(sender: str, to: str, link: str, minutes: int) -> EmailMessa
     return message
 
 
-def send(url: str, message: EmailMessage) -> None:
-    """Deliver one message; smtps:// uses TLS from the start, credentials come from the URL."""
+@contextmanager
+def connection(url: str) -> Iterator[smtplib.SMTP]:
+    """One SMTP session for many messages; smtps:// is TLS from the start, credentials from
+    the URL. Every failure, connecting or sending, is a MailError."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise MailError(f"unsupported SMTP_URL scheme {parts.scheme!r}")
@@ -37,6 +41,6 @@ def send(url: str, message: EmailMessage) -> None:
         with client_class(parts.hostname, port, timeout=TIMEOUT_SECONDS) as client:
             if parts.username:
                 client.login(unquote(parts.username), unquote(parts.password or ""))
-            client.send_message(message)
+            yield client
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(str(exc)) from exc

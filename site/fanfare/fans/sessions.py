@@ -15,7 +15,8 @@ COOKIE = "fanfare_fan"
 PATH = "/account"
 
 
-def _key(token: str) -> str:
+def key(token: str) -> str:
+    """Where a session lives: a hash of its token, so a Redis dump holds no usable cookie."""
     return "fanfare:fan-session:" + hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -27,8 +28,8 @@ def start(r: redis.Redis, fan_id: int, *, lifetime: int) -> str:
     """A new session for a fan; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
     pipe = r.pipeline()
-    pipe.set(_key(token), fan_id, ex=lifetime)
-    pipe.sadd(_index(fan_id), _key(token))
+    pipe.set(key(token), fan_id, ex=lifetime)
+    pipe.sadd(_index(fan_id), key(token))
     pipe.expire(_index(fan_id), lifetime)
     pipe.execute()
     return token
@@ -38,14 +39,14 @@ def fan_id(r: redis.Redis, token: str | None) -> int | None:
     """The signed-in fan for a token, or None."""
     if not token:
         return None
-    raw = r.get(_key(token))
+    raw = r.get(key(token))
     return int(raw) if raw is not None else None
 
 
 def end(r: redis.Redis, token: str | None) -> None:
     """Sign out this one session."""
     if token:
-        r.delete(_key(token))
+        r.delete(key(token))
 
 
 def end_all(r: redis.Redis, fan_id: int) -> None:

@@ -39,10 +39,13 @@ class PredictionJob:
     def __call__(self, conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
         """One tick; returns the keys to purge."""
         if self.redis is not None:
-            # An account deleted or renamed in the web app also calls for a refresh.
-            stale = self.redis.getdel(queue.LEADERBOARD_STALE) is not None
-            if queue.persist(conn, self.redis) or stale:
-                self.dirty = True
+            try:
+                # An account deleted in the web app also calls for a refresh.
+                stale = self.redis.getdel(queue.LEADERBOARD_STALE) is not None
+                if queue.persist(conn, self.redis) or stale:
+                    self.dirty = True
+            except redis.RedisError as exc:  # predictions wait in Redis; scoring goes on
+                log.warning("pending predictions unavailable: %r", exc)
         changed: set[str] = set()
         if scoring.score_linked(conn, self.redis, now):
             changed |= keys.leaderboard_changed()

@@ -10,6 +10,7 @@ between the two loses nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from decimal import Decimal
 import psycopg
 import redis
 
+from fanfare.infra.gather import Gatherer
 from fanfare.predictions import rounds
 from fanfare.predictions.rules import Choice, Round
 
@@ -36,6 +38,13 @@ for i = 2, #ARGV, 2 do
 end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 return 0
+"""
+
+# Queue (or replace) one fan's prediction and mark the round for the persisting job.
+SUBMIT = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1
 """
 
 # The worker's judgement: the same rules as rules.judge, in SQL, by each prediction's own time.
@@ -63,7 +72,8 @@ def pending_key(round_id: int) -> str:
     return f"fanfare:predictions:{round_id}"
 
 
-def _cache_key(round_id: int) -> str:
+def round_cache_key(round_id: int) -> str:
+    """The cached judging state of one round."""
     return f"fanfare:round:{round_id}"
 
 
@@ -93,13 +103,15 @@ def cache_rounds(r: redis.Redis, found: dict[int, Round]) -> None:
     """Write rounds' judging state through to Redis (after a change has COMMITted)."""
     pipe = r.pipeline(transaction=False)
     for rid, round_ in found.items():
-        pipe.set(_cache_key(rid), _encode_round(round_), ex=ROUND_CACHE_SECONDS)
+        pipe.set(round_cache_key(rid), _encode_round(round_), ex=ROUND_CACHE_SECONDS)
     pipe.execute()
 
 
-def cached_round(r: redis.Redis, round_id: int, conn_factory) -> Round | None:
-    """A round's judging state from Redis, loaded from PostgreSQL only when it has expired."""
-    raw = r.get(_cache_key(round_id))
+def cached_round(
+    r: redis.Redis, round_id: int, conn_factory, raw: bytes | None = None
+) -> Round | None:
+    """A round's judging state from Redis (or `raw`, already read from it), else PostgreSQL."""
+    raw = raw if raw is not None else r.get(round_cache_key(round_id))
     if raw is not None:
         return _decode_round(round_id, raw)
     with conn_factory() as conn:
@@ -114,8 +126,27 @@ def encode(choice: Choice, at: datetime) -> str:
     return json.dumps({"o": list(choice.option_ids), "n": number, "at": at.isoformat()})
 
 
+class PredictionQueue:
+    """The request path's Redis work, through the process's Gatherer: concurrent predictions
+    share one pipeline per flush, as votes do (votes/stream.py)."""
+
+    def __init__(self, gatherer: Gatherer) -> None:
+        self.gatherer = gatherer
+        self.sha = gatherer.script(SUBMIT, hashlib.sha1(SUBMIT.encode()).hexdigest())
+
+    def lookup(self, session_key: str, round_id: int) -> tuple[bytes | None, bytes | None]:
+        """The session's value and the cached round, in one command."""
+        found = self.gatherer.call("MGET", session_key, round_cache_key(round_id))
+        return found[0], found[1]  # type: ignore[index]
+
+    def submit(self, round_id: int, fan_id: int, choice: Choice, at: datetime) -> None:
+        """Queue (or replace) a fan's prediction; returns once Redis has it."""
+        keys = (pending_key(round_id), DIRTY)
+        self.gatherer.call("EVALSHA", self.sha, 2, *keys, fan_id, encode(choice, at), round_id)
+
+
 def submit(r: redis.Redis, round_id: int, fan_id: int, choice: Choice, at: datetime) -> None:
-    """Queue (or replace) a fan's prediction: one MULTI round trip, no PostgreSQL."""
+    """Queue (or replace) a fan's prediction without a Gatherer (tools and benchmarks)."""
     pipe = r.pipeline(transaction=True)
     pipe.hset(pending_key(round_id), str(fan_id), encode(choice, at))
     pipe.sadd(DIRTY, round_id)

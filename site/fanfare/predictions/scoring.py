@@ -57,6 +57,7 @@ UPDATE prediction_rounds r SET
     result_entered_at = now(), result_verified_at = now()
 WHERE r.id = %s
 """
+REFRESH_WORK_MEM = "64MB"
 # A closed category's last votes are still being written for a moment (the vote writer batches).
 TALLY_SETTLE = timedelta(seconds=10)
 
@@ -73,7 +74,10 @@ def score(conn: psycopg.Connection, r: redis.Redis | None, round_id: int) -> int
 
 def refresh(conn: psycopg.Connection) -> None:
     """Rebuild the leaderboard without blocking readers (the unique index allows CONCURRENTLY)."""
-    conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY leaderboard")
+    # The refresh sorts and diffs every ranked row: in memory, not spilled to disk at 4 MB.
+    with conn.transaction():
+        conn.execute("SELECT set_config('work_mem', %s, true)", (REFRESH_WORK_MEM,))
+        conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY leaderboard")
 
 
 def score_linked(conn: psycopg.Connection, r: redis.Redis | None, now: datetime) -> list[int]:

@@ -22,8 +22,7 @@ from flask.wrappers import Response
 from fanfare.content import after_publish, catalog
 from fanfare.edge import keys
 from fanfare.edge.purge import EXTENSION as PURGER
-from fanfare.fans import accounts, magic_links, mail, sessions
-from fanfare.http.errors import service_unavailable
+from fanfare.fans import accounts, magic_links, outbox, sessions
 from fanfare.http.ratelimit import client_ip, limiter
 from fanfare.infra import db, redis_client
 from fanfare.predictions import leaderboard, queue
@@ -97,21 +96,8 @@ def sign_in() -> Response:
         return _account_page(400, error="Enter an email address.", email=request.form.get("email"))
     token = magic_links.issue(redis_client.client(), _secret(), email, lifetime=_lifetime())
     base = str(current_app.config["SITE_URL"] or request.host_url).rstrip("/")
-    message = mail.sign_in_message(
-        str(current_app.config["MAIL_FROM"]),
-        email,
-        f"{base}/account/link/{token}",
-        _lifetime() // 60,
-    )
-    try:
-        mail.send(str(current_app.config["SMTP_URL"]), message)
-    except mail.MailError as exc:
-        body = render_template(
-            "fans/account.html",
-            fan=None,
-            error="We could not send mail just now. Please try again in a minute.",
-        )
-        return service_unavailable(body, exc)
+    # Queued, not sent here: the scheduler's mail job sends it within a tick or so.
+    outbox.enqueue(redis_client.client(), email, f"{base}/account/link/{token}", _lifetime() // 60)
     return _account_page(200, sent=SENT)
 
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from flask.wrappers import Response
 
 from fanfare.content import catalog
 from fanfare.edge import keys
+from fanfare.fans import sessions
 from fanfare.http.cache_policy import FAN_PAGE, cacheable
 from fanfare.infra import db, redis_client
 from fanfare.predictions import queue, rounds
@@ -22,6 +31,7 @@ from fanfare.votes.ballot import seconds_until
 from fanfare.web.fans import session
 
 bp = Blueprint("play", __name__)
+QUEUE = "fanfare.predictions.queue"
 STATUS = {
     Refusal.UNKNOWN_ROUND: 404,
     Refusal.LOCKED: 409,
@@ -59,15 +69,26 @@ def _answer(status: int, message: str, round_id: int) -> Response:
     return make_response(body, status)
 
 
+def _queue() -> queue.PredictionQueue:
+    """The process's one prediction queue over its Gatherer, made on first use."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if QUEUE not in app.extensions:
+        app.extensions[QUEUE] = queue.PredictionQueue(redis_client.gatherer(app))
+    return app.extensions[QUEUE]
+
+
 @bp.post("/account/predictions/<int:round_id>")
 def predict(round_id: int) -> Response:
     """Accept or refuse one prediction, exactly by the lock: no PostgreSQL write here."""
     now = datetime.now(UTC)  # taken first: the moment the request is judged at
-    fan_id = session.load_fan_id()
-    if fan_id is None:
+    token = session.token()
+    if not token:
         return _answer(401, "Please sign in to predict.", round_id)
-    r = redis_client.client()
-    round_ = queue.cached_round(r, round_id, db.connection)
+    predictions_queue = _queue()
+    raw_fan, raw_round = predictions_queue.lookup(sessions.key(token), round_id)
+    if raw_fan is None:
+        return _answer(401, "Please sign in to predict.", round_id)
+    round_ = queue.cached_round(redis_client.client(), round_id, db.connection, raw_round)
     choice = None
     if round_ is not None:
         choice = parse_choice(
@@ -77,5 +98,5 @@ def predict(round_id: int) -> Response:
     if refusal is not None:
         return _answer(STATUS[refusal], MESSAGES[refusal], round_id)
     assert round_ is not None and choice is not None
-    queue.submit(r, round_id, fan_id, choice, now)
+    predictions_queue.submit(round_id, int(raw_fan), choice, now)
     return _answer(202, "Saved. You can change it until the round locks.", round_id)
