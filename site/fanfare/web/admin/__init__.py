@@ -10,6 +10,7 @@ from fanfare.web.admin import (  # noqa: F401  (they add routes)
     base,
     editing,
     editors,
+    ops,
     predictions,
 )
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
