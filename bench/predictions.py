@@ -96,7 +96,7 @@ def seed_and_score(database_url: str) -> dict:
                 " WHERE id = %s",
                 (rid, rid),
             )
-            score_s.append(_timed(conn, scoring.SCORE_ROUND, (rid,)))
+            score_s.append(_timed(conn, scoring.Q.score_round, (rid,)))
         refresh_s = []
         for _ in range(2):
             started = time.perf_counter()

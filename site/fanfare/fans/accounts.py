@@ -7,7 +7,10 @@ import hmac
 import secrets
 
 import psycopg
-from psycopg.rows import dict_row
+
+from fanfare.infra import sql
+
+Q = sql.queries("fans")
 
 NICKNAME_MIN, NICKNAME_MAX = 2, 24
 
@@ -42,29 +45,21 @@ def clean_nickname(raw: str) -> str | None:
 
 def sign_in(conn: psycopg.Connection, hashed_email: str) -> dict:
     """The account for this address, created on first sign-in (so asking reveals nothing)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "INSERT INTO fans (public_id, email_hash, nickname, last_sign_in_at)"
-            " VALUES (%s, %s, %s, now())"
-            " ON CONFLICT (email_hash) DO UPDATE SET last_sign_in_at = now()"
-            " RETURNING id, public_id, nickname",
-            (secrets.token_urlsafe(9), hashed_email, "fan-" + secrets.token_hex(3)),
-        ).fetchone()
+    row = sql.one(
+        conn, Q.sign_in, (secrets.token_urlsafe(9), hashed_email, "fan-" + secrets.token_hex(3))
+    )
     assert row is not None
     return row
 
 
 def get(conn: psycopg.Connection, fan_id: int) -> dict | None:
     """One account by id, or None once it is deleted."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT id, public_id, nickname, created_at FROM fans WHERE id = %s", (fan_id,)
-        ).fetchone()
+    return sql.one(conn, Q.get, (fan_id,))
 
 
 def rename(conn: psycopg.Connection, fan_id: int, nickname: str) -> None:
     """Change the name the leaderboard shows."""
-    conn.execute("UPDATE fans SET nickname = %s WHERE id = %s", (nickname, fan_id))
+    conn.execute(Q.rename, (nickname, fan_id))
 
 
 def erase(conn: psycopg.Connection, fan_id: int) -> bool:
@@ -73,4 +68,4 @@ def erase(conn: psycopg.Connection, fan_id: int) -> bool:
     Votes were never linked to an account (a voter is a cookie id), so they stay counted with
     nothing that leads back to the person.
     """
-    return conn.execute("DELETE FROM fans WHERE id = %s", (fan_id,)).rowcount == 1
+    return conn.execute(Q.erase, (fan_id,)).rowcount == 1

@@ -20,7 +20,10 @@ from datetime import datetime
 
 import psycopg
 
+from fanfare.infra import sql
 from fanfare.predictions import rounds
+
+Q = sql.queries("predictions")
 
 # Any fixed number: feed messages from concurrent requests apply one at a time.
 FEED_LOCK = 727_017
@@ -59,7 +62,7 @@ def verified(secret: str, body: bytes, header: str | None) -> bool:
 def apply(conn: psycopg.Connection, body: bytes, now: datetime) -> Result:
     """Apply one verified message in order, in the caller's transaction."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
-    ((last,),) = rounds.tuples(conn, "SELECT coalesce(max(seq), 0) FROM feed_messages")
+    ((last,),) = rounds.tuples(conn, Q.feed_last_seq)
     try:
         message = json.loads(body)
         seq, round_id = int(message["seq"]), int(message["round"])
@@ -71,7 +74,7 @@ def apply(conn: psycopg.Connection, body: bytes, now: datetime) -> Result:
         return Result(Outcome.INVALID, last + 1)
     digest = hashlib.sha256(body).hexdigest()
     if seq <= last:
-        seen = rounds.tuples(conn, "SELECT body_sha256 FROM feed_messages WHERE seq = %s", (seq,))
+        seen = rounds.tuples(conn, Q.feed_seen, (seq,))
         same = seen == [(digest,)]
         return Result(Outcome.DUPLICATE if same else Outcome.CONFLICT, last + 1)
     if seq != last + 1:
@@ -79,5 +82,5 @@ def apply(conn: psycopg.Connection, body: bytes, now: datetime) -> Result:
     if not rounds.load(conn, [round_id]):
         return Result(Outcome.INVALID, last + 1)
     rounds.record_change(conn, round_id, at=at, suspended=suspended, source="feed", feed_seq=seq)
-    conn.execute("INSERT INTO feed_messages (seq, body_sha256) VALUES (%s, %s)", (seq, digest))
+    conn.execute(Q.feed_record, (seq, digest))
     return Result(Outcome.APPLIED, seq + 1, round_id)

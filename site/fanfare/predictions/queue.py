@@ -18,9 +18,12 @@ from decimal import Decimal
 import psycopg
 import redis
 
+from fanfare.infra import sql
 from fanfare.infra.gather import Gatherer
 from fanfare.predictions import rounds
 from fanfare.predictions.rules import Choice, Round
+
+Q = sql.queries("predictions")
 
 DIRTY = "fanfare:predictions:dirty"
 # Set by the web app when the board's rows changed without a prediction (an account deleted).
@@ -45,25 +48,6 @@ SUBMIT = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 return 1
-"""
-
-# The worker's judgement: the same rules as rules.judge, in SQL, by each prediction's own time.
-UPSERT = """
-INSERT INTO predictions AS p (round_id, fan_id, option_ids, number, submitted_at)
-SELECT %(round)s, x.fan_id, x.option_ids, x.number, x.at
-FROM jsonb_to_recordset(%(rows)s::jsonb)
-     AS x(fan_id bigint, option_ids bigint[], number numeric, at timestamptz)
-JOIN fans f ON f.id = x.fan_id
-JOIN prediction_round_locks l ON l.round_id = %(round)s
-WHERE x.at < l.locks_at
-  AND NOT coalesce((SELECT c.suspended FROM round_state_changes c
-                    WHERE c.round_id = %(round)s AND c.at <= x.at
-                    ORDER BY c.at DESC, c.id DESC LIMIT 1), false)
-ON CONFLICT (round_id, fan_id) DO UPDATE
-   SET option_ids = excluded.option_ids, number = excluded.number,
-       submitted_at = excluded.submitted_at
-   WHERE excluded.submitted_at > p.submitted_at
-RETURNING p.fan_id
 """
 
 
@@ -174,14 +158,7 @@ def persist(conn: psycopg.Connection, r: redis.Redis, round_ids: list[int] | Non
     written = 0
     for round_id in ids:
         entries = {int(k): v.decode() for k, v in r.hgetall(pending_key(round_id)).items()}
-        durable = dict(
-            rounds.tuples(
-                conn,
-                "SELECT fan_id, submitted_at FROM predictions"
-                " WHERE round_id = %s AND fan_id = ANY(%s)",
-                (round_id, list(entries)),
-            )
-        )
+        durable = dict(rounds.tuples(conn, Q.durable_predictions, (round_id, list(entries))))
         done, rows, raws = [], [], {}
         for fan_id, raw in entries.items():
             data = json.loads(raw)
@@ -194,7 +171,7 @@ def persist(conn: psycopg.Connection, r: redis.Redis, round_ids: list[int] | Non
                              "number": data["n"], "at": data["at"]})  # fmt: skip
         for start in range(0, len(rows), CHUNK):
             chunk = {"round": round_id, "rows": json.dumps(rows[start : start + CHUNK])}
-            for (fan_id,) in rounds.tuples(conn, UPSERT, chunk):
+            for (fan_id,) in rounds.tuples(conn, Q.upsert_pending, chunk):
                 raws.pop(fan_id)
                 written += 1
         # Refused by the rules at their own time (a suspension recorded late, a fan since

@@ -10,35 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 
 import psycopg
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import tuple_row
 
 from fanfare.content import audit
+from fanfare.infra import sql
 from fanfare.predictions.rules import KINDS, TOP, Round
 
-# Everything a prediction is judged against, for some rounds; the lock comes from the one view.
-LOAD_ROUNDS = """
-SELECT r.id, r.kind, l.locks_at,
-       coalesce((SELECT array_agg(o.id ORDER BY o.position, o.id)
-                 FROM prediction_options o WHERE o.round_id = r.id), '{}') AS option_ids,
-       coalesce((SELECT array_agg(c.at ORDER BY c.at, c.id)
-                 FROM round_state_changes c WHERE c.round_id = r.id), '{}') AS change_at,
-       coalesce((SELECT array_agg(c.suspended ORDER BY c.at, c.id)
-                 FROM round_state_changes c WHERE c.round_id = r.id), '{}') AS change_suspended
-FROM prediction_rounds r JOIN prediction_round_locks l ON l.round_id = r.id
-WHERE r.id = ANY(%s)
-"""
-
-LIST_ROUNDS = """
-SELECT r.*, l.locks_at AS effective_locks_at, c.slug AS category_slug,
-       (SELECT jsonb_agg(jsonb_build_object('id', o.id, 'label', o.label)
-                         ORDER BY o.position, o.id)
-        FROM prediction_options o WHERE o.round_id = r.id) AS options
-FROM prediction_rounds r
-JOIN prediction_round_locks l ON l.round_id = r.id
-LEFT JOIN categories c ON c.id = r.category_id
-WHERE r.event_id = %s
-ORDER BY l.locks_at NULLS LAST, r.id
-"""
+Q = sql.queries("predictions")
 
 
 def tuples(conn: psycopg.Connection, query: str, params: object = ()) -> list[tuple]:
@@ -55,7 +33,7 @@ def load(conn: psycopg.Connection, round_ids: list[int]) -> dict[int, Round]:
     """The judging state of these rounds, by id (missing ids are absent)."""
     found = {}
     for rid, kind, locks_at, option_ids, change_at, change_suspended in tuples(
-        conn, LOAD_ROUNDS, (round_ids,)
+        conn, Q.load_rounds, (round_ids,)
     ):
         found[rid] = Round(
             id=rid,
@@ -69,16 +47,12 @@ def load(conn: psycopg.Connection, round_ids: list[int]) -> dict[int, Round]:
 
 def listed(conn: psycopg.Connection, event_id: int) -> list[dict]:
     """Every round of an event with its options and effective lock, soonest lock first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(LIST_ROUNDS, (event_id,)).fetchall()
+    return sql.rows(conn, Q.list_rounds, (event_id,))
 
 
 def get(conn: psycopg.Connection, round_id: int) -> dict | None:
     """One round's row with its effective lock and options."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "SELECT event_id FROM prediction_rounds WHERE id = %s", (round_id,)
-        ).fetchone()
+    row = sql.one(conn, Q.round_event, (round_id,))
     if row is None:
         return None
     return next(r for r in listed(conn, row["event_id"]) if r["id"] == round_id)
@@ -106,14 +80,12 @@ def create(
         raise RoundError("Give at least two options (three for a top 3).")
     ((rid,),) = tuples(
         conn,
-        "INSERT INTO prediction_rounds (event_id, category_id, question, kind, points,"
-        " locks_at, lock_offset_seconds) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        Q.create_round,
         (event_id, category_id, question, kind, points, locks_at, lock_offset_seconds),
     )
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO prediction_options (round_id, label, nominee_id, position)"
-            " VALUES (%s, %s, %s, %s)",
+            Q.create_option,
             [(rid, label, nominee, i) for i, (label, nominee) in enumerate(options)],
         )
     audit.record(conn, editor, "create", "prediction_round", rid, {"question": question})
@@ -130,11 +102,7 @@ def record_change(
     feed_seq: int | None = None,
 ) -> None:
     """A suspension or reopening, effective exactly at `at`."""
-    conn.execute(
-        "INSERT INTO round_state_changes (round_id, at, suspended, source, feed_seq)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (round_id, at, suspended, source, feed_seq),
-    )
+    conn.execute(Q.record_change, (round_id, at, suspended, source, feed_seq))
 
 
 def set_suspended(
@@ -171,11 +139,7 @@ def enter_result(
             raise RoundError("Choose the winning option(s), each once.")
     elif number is None:
         raise RoundError("Enter the number.")
-    conn.execute(
-        "UPDATE prediction_rounds SET result_option_ids = %s, result_number = %s,"
-        " result_entered_by = %s, result_entered_at = now() WHERE id = %s",
-        (option_ids if wanted else None, number, editor["id"], round_id),
-    )
+    conn.execute(Q.enter_result, (option_ids if wanted else None, number, editor["id"], round_id))
     audit.record(
         conn, editor, "enter_result", "prediction_round", round_id,
         {"option_ids": option_ids, "number": str(number) if number is not None else None},
@@ -191,9 +155,5 @@ def verify_result(conn: psycopg.Connection, editor: dict, round_id: int) -> None
         raise RoundError("This result is already verified.")
     if row["result_entered_by"] == editor["id"]:
         raise RoundError("A different editor must verify the result you entered.")
-    conn.execute(
-        "UPDATE prediction_rounds SET result_verified_by = %s, result_verified_at = now()"
-        " WHERE id = %s",
-        (editor["id"], round_id),
-    )
+    conn.execute(Q.verify_result, (editor["id"], round_id))
     audit.record(conn, editor, "verify_result", "prediction_round", round_id)
