@@ -248,3 +248,59 @@ class OpsPage(FanPage):
     def value(self, name: str) -> Locator:
         """A figure's current value."""
         return self.page.get_by_test_id(name)
+
+
+class AccountPage(FanPage):
+    """/account: ask for a sign-in link, finish signing in from it, read your rank."""
+
+    def open(self) -> Response | None:
+        """Go to the account page."""
+        return self.visit("/account")
+
+    def ask_for_link(self, email: str) -> None:
+        """Type an address and ask for a sign-in link."""
+        self.open()
+        self.page.get_by_label("Email address").fill(email)
+        self.page.get_by_role("button", name="Email me a sign-in link").click()
+
+    def follow_link(self, link: str) -> None:
+        """Open the mailed link (at this site) and press Sign in."""
+        self.visit("/account/link/" + link.rsplit("/account/link/", 1)[1])
+        self.page.get_by_role("button", name="Sign in").click()
+
+    @property
+    def my_rank(self) -> Locator:
+        """Your own row in the ranking around you."""
+        return self.main.locator("ol.around li.me")
+
+
+class PredictionsPage(FanPage):
+    """/predictions: every round and its form."""
+
+    def open(self) -> Response | None:
+        """Go to the predictions page."""
+        return self.visit("/predictions")
+
+    def predict(self, question: str, option: str) -> None:
+        """Pick an option in the round asking `question` and press Predict."""
+        card = self.main.locator("li.card", has=self.page.get_by_role("heading", name=question))
+        card.get_by_label(option).check()
+        card.get_by_role("button", name="Predict").click()
+
+    def answer(self, question: str) -> Locator:
+        """Where the htmx answer to a prediction appears."""
+        card = self.main.locator("li.card", has=self.page.get_by_role("heading", name=question))
+        return card.locator("[aria-live]")
+
+
+class LeaderboardPage(FanPage):
+    """/leaderboard: the cached board, with your own rank loaded privately by htmx."""
+
+    def open(self) -> Response | None:
+        """Go to the leaderboard."""
+        return self.visit("/leaderboard")
+
+    @property
+    def my_rank(self) -> Locator:
+        """Your row in the private fragment."""
+        return self.page.locator("#my-rank li.me")

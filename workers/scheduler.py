@@ -21,6 +21,8 @@ from fanfare import settings
 from fanfare.content import after_publish, finals, publishing, reveal
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.fans import outbox
+from fanfare.predictions import jobs as prediction_jobs
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.scheduler")
@@ -32,6 +34,10 @@ JOBS: list[tuple[str, Job]] = [
     ("publishing", publishing.due),
     ("transitions", transitions.changed_keys),
     ("reveals", reveal.due),
+    # Pending predictions into PostgreSQL, linked rounds scored, the leaderboard refreshed.
+    ("predictions", prediction_jobs.job),
+    # Sign-in mail queued by the web app, sent over one SMTP session per tick.
+    ("mail", outbox.job),
 ]
 
 
@@ -59,6 +65,9 @@ class Scheduler:
         self.redis = redis_client
         self.jobs = jobs
         self.stopping = False
+        for _, job in jobs:
+            if hasattr(job, "use_redis"):  # a job that reads queues in Redis gets this client
+                job.use_redis(redis_client)
 
     def tick(self, conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
         """Run each job once; a failing job is logged and does not stop the others."""
@@ -105,6 +114,7 @@ def main() -> None:
         jobs=jobs_with_redis(redis_client),
     )
 
+    prediction_jobs.job.refresh_every = float(values["LEADERBOARD_REFRESH_SECONDS"])  # type: ignore[arg-type]
     stop_on_signals(scheduler)
     scheduler.run()
 

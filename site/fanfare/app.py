@@ -49,7 +49,7 @@ def _base(name: str, overrides: dict | None) -> Flask:
 def create_web_app(overrides: dict | None = None) -> Flask:
     """Pages, results fragments and the editor area."""
     from fanfare.content import media, seed
-    from fanfare.web import admin, fragments, overlay, pages
+    from fanfare.web import admin, fans, fragments, overlay, pages
 
     app = _base("fanfare.web", overrides)
     health.init_app(app, {"database": health.check_database, "redis": health.check_redis})
@@ -58,6 +58,7 @@ def create_web_app(overrides: dict | None = None) -> Flask:
     overlay.init_app(app)
     media.init_app(app)
     admin.init_app(app)
+    fans.init_app(app)
     seed.init_app(app)
     return app
 

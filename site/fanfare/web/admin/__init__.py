@@ -12,6 +12,7 @@ from fanfare.web.admin import (  # noqa: F401  (they add routes)
     editors,
     exports,
     ops,
+    predictions,
     reveal,
 )
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
