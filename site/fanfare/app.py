@@ -7,7 +7,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fanfare import settings
 from fanfare.edge import purge
-from fanfare.http import assets, cache_policy, errors, filters, health, ratelimit, security
+from fanfare.http import (
+    assets,
+    body_size,
+    cache_policy,
+    errors,
+    filters,
+    health,
+    ratelimit,
+    security,
+)
 from fanfare.infra import db, redis_client
 
 
@@ -28,6 +37,7 @@ def _base(name: str, overrides: dict | None) -> Flask:
     app.extensions[purge.EXTENSION] = purge.client_from_settings(app.config)
     redis_client.init_app(app)
     security.init_app(app)
+    body_size.init_app(app)
     ratelimit.init_app(app)
     cache_policy.init_app(app)
     errors.init_app(app)

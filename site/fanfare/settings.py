@@ -45,6 +45,11 @@ DEFAULTS: dict[str, object] = {
     "EDGE_URLS": None,
     "SURROGATE_KEY_HEADER": "xkey",  # xkey (Varnish), Surrogate-Key (Fastly), Cache-Tag (CF)
     "TRUSTED_ORIGINS": "",  # space-separated origins also allowed to post forms
+    # The site's host names, space-separated; the edge maps any other Host to the first.
+    "SITE_HOSTS": "127.0.0.1 localhost",
+    # Request bodies: every request, then the two forms that never need more than a few fields.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SMALL_FORM_MAX_CONTENT_LENGTH": 16 * 1024,  # POST /votes and /admin/login
     # Content
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
@@ -56,9 +61,14 @@ DEFAULTS: dict[str, object] = {
     "BALLOT_CACHE_SECONDS": 2,  # how stale the ballot shared by ingest processes may be
     "CLAIM_IDLE_MS": 30000,  # a writer takes over another's unacked entries after this long
     "WRITER_BATCH": 500,  # stream entries per writer transaction
+    "WRITER_MAX_DELIVERIES": 5,  # past this, an entry that still fails alone is dead-lettered
+    "DEAD_LETTERS_MAXLEN": 100_000,  # votes:dead keeps at most this many entries
     # Editors
+    # Failed sign-ins only: per (account, client IP), per client IP, and per account from all
+    # networks, past which only networks that have not failed on that account may still try.
     "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
     "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
+    "ADMIN_LOGIN_LIMIT_ACCOUNT_TOTAL": "100 per hour",
 }
 
 

@@ -21,6 +21,7 @@ TITLES = {
     404: "Page not found",
     405: "Not allowed",
     409: "Not now",
+    413: "That was too big",
     429: "Slow down a little",
     500: "Something went wrong",
     503: "We're very busy",
