@@ -33,18 +33,21 @@ sub vcl_recv {
     // httpoxy: a Proxy header would become HTTP_PROXY in a CGI-style environment.
     unset req.http.Proxy;
 
-    // One object per site, not per spelling of its host name.
+    // One object per site, not per spelling of its host name: the port goes, and a Host that
+    // is not one of the site's names becomes the canonical one (hosts.vcl), so a client cannot
+    // buy origin work with made-up Hosts.
     if (req.http.Host) {
         set req.http.Host = std.tolower(regsub(req.http.Host, ":[0-9]+$", ""));
     }
+    call fanfare_site_host;
 
-    // Fragments never reach a server; tracking parameters never change a page.
+    // Fragments never reach a server. No fan route reads a query parameter, so the query string
+    // is dropped from them: the cache key is the canonical URL and `?r=<random>` is a HIT. Only
+    // the editor area (passed, never cached) reads parameters (?next=, ?done=).
     set req.url = regsub(req.url, "#.*$", "");
-    if (req.url ~ "[?&](utm_[a-z]+|fbclid|gclid|mc_[a-z]+)=") {
-        set req.url = regsuball(req.url, "(utm_[a-z]+|fbclid|gclid|mc_[a-z]+)=[^&]*&?", "");
-        set req.url = regsub(req.url, "[?&]+$", "");
+    if (req.url !~ "^/admin(/|\?|$)") {
+        set req.url = regsub(req.url, "\?.*$", "");
     }
-    set req.url = std.querysort(req.url);
 
     // Only gzip is produced (below), so every client falls into one of two variants.
     if (req.http.Accept-Encoding ~ "(?i)\bgzip\b") {

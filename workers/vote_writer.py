@@ -240,8 +240,10 @@ class VoteWriter:
         """Purge the results of categories whose tallies changed, at most once a second."""
         due = time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS
         if self._dirty and self.purger and due:
-            # A hard purge: a soft one would serve the old counts once more (grace).
-            self.purger.purge(keys.counts_changed(self._dirty), soft=False)
+            # Soft: while web is healthy the edge refetches at once (cdn/grace.vcl), so counts are
+            # fresh; if web hangs, the last good page and fragment stay servable. A hard purge
+            # here left the pages being voted on with nothing to serve (503) when web froze.
+            self.purger.purge(keys.counts_changed(self._dirty), soft=True)
             self._dirty.clear()
             self._last_purge = time.monotonic()
 
