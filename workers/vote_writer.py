@@ -7,6 +7,11 @@ then are the entries XACKed and the receipts marked. A crash anywhere before the
 entries are delivered again (own pending list on restart, XAUTOCLAIM for other consumers') and
 absorbed by the primary key. Several writers may run at once.
 
+An entry delivered more than WRITER_MAX_DELIVERIES times is stored alone; if it still fails for a
+reason of its own (not PostgreSQL or Redis being away), it goes to the dead-letter stream and its
+receipt says "not counted". If Redis comes back empty (the consumer group is gone), the writer
+says so and recreates the group. It checks the Redis server (>= 7; durable in production) first.
+
 usage: python -m workers.vote_writer
 """
 
@@ -24,8 +29,8 @@ import redis
 from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.infra.redis_checks import RedisUnfit, ServerCheck
 from fanfare.votes.stream import (
-    DEAD_LETTERS,
     GROUP,
     STREAM,
     DecodeError,
@@ -33,22 +38,22 @@ from fanfare.votes.stream import (
     decode,
     mark_receipts,
 )
+from workers import stream_upkeep
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
+from workers.stream_reader import BLOCK_MS, Entry, StreamReader
 from workers.vote_store import Status, store
-
-Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 log = logging.getLogger("fanfare.vote_writer")
 
 BATCH = 500
-BLOCK_MS = 1000
-CLAIM_EVERY_SECONDS = 5.0
 TRIM_EVERY_SECONDS = 10.0
 FORGET_CONSUMER_AFTER_MS = 3_600_000
 # Results are purged at the edge at most this often per category, however fast votes arrive.
 PURGE_EVERY_SECONDS = 1.0
 APPLICATION = "fanfare-vote-writer"
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, psycopg.OperationalError)
+MAX_DELIVERIES = 5
+DEAD_LETTERS_MAXLEN = 100_000
 
 
 class VoteWriter:
@@ -63,20 +68,27 @@ class VoteWriter:
         consumer: str | None = None,
         claim_idle_ms: int = 30_000,
         batch: int = BATCH,
+        max_deliveries: int = MAX_DELIVERIES,
+        dead_letters_maxlen: int = DEAD_LETTERS_MAXLEN,
+        server_check: ServerCheck | None = None,
     ) -> None:
         self.redis = redis_client
         self.conninfo = conninfo
         self.purger = purger
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.claim_idle_ms = claim_idle_ms
         self.forget_consumer_after_ms = FORGET_CONSUMER_AFTER_MS
-        self.batch = batch
+        self.max_deliveries = max_deliveries
+        self.dead_letters_maxlen = dead_letters_maxlen
+        self.reader = StreamReader(
+            redis_client,
+            consumer=self.consumer,
+            batch=batch,
+            claim_idle_ms=claim_idle_ms,
+            server_check=server_check or ServerCheck(production=False),
+        )
         self.stopping = False
         self.conn: psycopg.Connection | None = None
-        self._own_pending = True  # first re-read what this consumer was given and never acked
-        self._group_ready = False
-        self._claim_cursor = "0-0"
-        self._next_claim = self._next_trim = 0.0
+        self._next_trim = 0.0
         self._dirty: set[int] = set()
         self._last_purge = 0.0
 
@@ -88,31 +100,47 @@ class VoteWriter:
             try:
                 self.step()
                 backoff.reset()
-            except TRANSIENT as exc:
+            except Exception as exc:  # never exit: the entries stay pending, and are redone
                 delay = backoff.next()
-                log.warning("%s; retrying in %.1fs", exc.__class__.__name__, delay)
-                self._reset()
-                time.sleep(delay)
-            except Exception:  # a bug or a surprise: never exit, the entries stay pending
-                delay = backoff.next()
-                log.exception("unexpected error; retrying in %.1fs", delay)
+                if isinstance(exc, TRANSIENT):
+                    log.warning("%s; retrying in %.1fs", exc.__class__.__name__, delay)
+                elif isinstance(exc, RedisUnfit):  # an operator has to fix the server
+                    log.error("not writing votes: %s; checking again in %.1fs", exc, delay)
+                else:  # a bug or a surprise
+                    log.exception("unexpected error; retrying in %.1fs", delay)
                 self._reset()
                 time.sleep(delay)
         self.close()
 
     def step(self) -> int:
         """One read-store-ack round (or a claim round); returns how many entries it handled."""
-        if not self._group_ready:
-            self._ensure_group()
-        entries = self._claim() or self._read()
-        if entries:
-            self.handle(entries)
-        self._maybe_purge()
-        self._maybe_trim()
+        try:
+            entries, redelivered = self.reader.next_batch()
+            if entries:
+                self.handle(entries, redelivered=redelivered)
+            self._maybe_purge()
+            self._maybe_trim()
+        except redis.ResponseError as exc:
+            # NOGROUP, or a blocked read told the stream is gone: Redis lost its data.
+            if "NOGROUP" not in str(exc) and "no longer exists" not in str(exc):
+                raise
+            self.reader.group_lost()
+            return 0
         return len(entries)
 
-    def handle(self, entries: list[Entry]) -> None:
-        """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK."""
+    def handle(self, entries: list[Entry], *, redelivered: bool = False) -> None:
+        """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK.
+
+        Entries delivered too often are taken out and stored one by one (_handle_alone).
+        """
+        if redelivered:
+            overdelivered = self.reader.overdelivered(entries, self.max_deliveries)
+            for entry in entries:
+                if entry[0] in overdelivered:
+                    self._handle_alone(entry, overdelivered[entry[0]])
+            entries = [entry for entry in entries if entry[0] not in overdelivered]
+            if not entries:
+                return
         decoded: list[tuple[bytes, dict, Vote]] = []
         dead: list[tuple[bytes, dict, str]] = []
         for entry_id, fields in entries:
@@ -124,13 +152,39 @@ class VoteWriter:
                 dead.append((entry_id, fields, str(exc)))
         statuses, changed = self._store(decoded, dead)
         pipe = self.redis.pipeline(transaction=True)
-        for entry_id, fields, error in dead:
-            log.error("dead-lettering entry %s: %s", entry_id, error)
-            pipe.xadd(DEAD_LETTERS, {**fields, b"entry": entry_id, b"error": error})
+        stream_upkeep.dead_letter(pipe, dead, statuses, maxlen=self.dead_letters_maxlen)
         mark_receipts(pipe, statuses)
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed
+
+    def _handle_alone(self, entry: Entry, deliveries: int) -> None:
+        """An entry that failed too often: store it by itself; dead-letter it if it still fails.
+
+        A failure because PostgreSQL or Redis is away is not the entry's fault: it propagates
+        (the entry waits for the next round). Anything else on a working connection is.
+        """
+        try:
+            self.handle([entry])
+            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except psycopg.OperationalError:
+            if self.conn is None or self.conn.closed or self.conn.broken:
+                raise
+            error = "refused by PostgreSQL"
+        except Exception:
+            log.exception("entry %s failed again, alone", stream_upkeep.text(entry[0]))
+            error = "could not be stored"
+        entry_id, fields = entry
+        reason = f"{error} after {deliveries} deliveries"
+        pipe = self.redis.pipeline(transaction=True)
+        statuses: dict[uuid.UUID, Status] = {}
+        dead = [(entry_id, fields or {}, reason)]
+        stream_upkeep.dead_letter(pipe, dead, statuses, maxlen=self.dead_letters_maxlen)
+        mark_receipts(pipe, statuses)
+        pipe.xack(STREAM, GROUP, entry_id)
+        pipe.execute()
 
     def _store(
         self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
@@ -166,46 +220,6 @@ class VoteWriter:
             )
         return self.conn
 
-    def _ensure_group(self) -> None:
-        """Create the group at the stream's start (votes queued before any writer existed count)."""
-        try:
-            self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
-
-    def _read(self) -> list[Entry]:
-        """Own pending entries first (after a restart or an error), then new ones with BLOCK."""
-        start = "0" if self._own_pending else ">"
-        try:
-            reply = self.redis.xreadgroup(
-                GROUP, self.consumer, {STREAM: start}, count=self.batch, block=BLOCK_MS
-            )
-        except redis.ResponseError as exc:
-            if "NOGROUP" in str(exc):  # Redis lost its data: recreate and carry on
-                self._group_ready = False
-                return []
-            raise
-        entries = reply[0][1] if reply else []
-        if self._own_pending and not entries:
-            self._own_pending = False
-        return entries
-
-    def _claim(self) -> list[Entry]:
-        """Every few seconds, take over entries other consumers left idle (crashed writers)."""
-        if time.monotonic() < self._next_claim:
-            return []
-        next_cursor, entries, _deleted = self.redis.xautoclaim(
-            STREAM, GROUP, self.consumer, self.claim_idle_ms, self._claim_cursor, count=self.batch
-        )
-        self._claim_cursor = next_cursor
-        if next_cursor in (b"0-0", "0-0"):
-            self._next_claim = time.monotonic() + CLAIM_EVERY_SECONDS
-        if entries:
-            log.info("claimed %d idle entries", len(entries))
-        return entries
-
     def _maybe_trim(self) -> None:
         """Every few seconds: trim the stream and forget consumers that left nothing behind."""
         if time.monotonic() < self._next_trim:
@@ -216,25 +230,13 @@ class VoteWriter:
 
     def trim(self) -> None:
         """Trim the stream below the oldest entry any group has not acked, never further."""
-        floors = []
-        for group in self.redis.xinfo_groups(STREAM):
-            if group["pending"]:
-                floors.append(self.redis.xpending(STREAM, group["name"])["min"])
-            else:
-                floors.append(group["last-delivered-id"])
-        if floors:
-            floor = min(floors, key=lambda i: tuple(int(p) for p in _text(i).split("-")))
-            removed = self.redis.xtrim(STREAM, minid=floor, approximate=False)
-            if removed:
-                log.info("trimmed %d acked entries below %s", removed, _text(floor))
+        stream_upkeep.trim(self.redis)
 
     def forget_idle_consumers(self) -> None:
         """Delete other consumers (restarted writers) with nothing pending, idle for long."""
-        for consumer in self.redis.xinfo_consumers(STREAM, GROUP):
-            name = _text(consumer["name"])
-            idle = consumer["idle"] >= self.forget_consumer_after_ms
-            if name != self.consumer and consumer["pending"] == 0 and idle:
-                self.redis.xgroup_delconsumer(STREAM, GROUP, name)
+        stream_upkeep.forget_idle_consumers(
+            self.redis, me=self.consumer, after_ms=self.forget_consumer_after_ms
+        )
 
     def _maybe_purge(self) -> None:
         """Purge the results of categories whose tallies changed, at most once a second."""
@@ -249,8 +251,7 @@ class VoteWriter:
 
     def _reset(self) -> None:
         """After a failure: re-read our own pending entries, reconnect what broke."""
-        self._own_pending = True
-        self._group_ready = False
+        self.reader.reset()
         if self.conn is not None and (self.conn.closed or self.conn.broken):
             self.conn.close()
             self.conn = None
@@ -262,10 +263,6 @@ class VoteWriter:
             self.purger.flush(timeout=5)
         self.redis.close()
         log.info("vote writer %s stopped", self.consumer)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def main() -> None:
@@ -284,6 +281,9 @@ def main() -> None:
         purger=client_from_settings(values),
         claim_idle_ms=int(values["CLAIM_IDLE_MS"]),  # type: ignore[call-overload]
         batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]
+        max_deliveries=int(values["WRITER_MAX_DELIVERIES"]),  # type: ignore[call-overload]
+        dead_letters_maxlen=int(values["DEAD_LETTERS_MAXLEN"]),  # type: ignore[call-overload]
+        server_check=ServerCheck(production=values["ENV"] == "production"),
     )
 
     stop_on_signals(writer)  # unacked entries are delivered again after a cold stop

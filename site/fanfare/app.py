@@ -68,7 +68,9 @@ def create_ingest_app(overrides: dict | None = None) -> Flask:
     # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
     # Retry-After (ingest/votes.py sets it).
     app = _base("fanfare.ingest", {"RATELIMIT_HEADERS_ENABLED": False, **(overrides or {})})
-    # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
-    health.init_app(app, {"redis": health.check_redis})
+    # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health; a 202
+    # promises the vote is safe, so an old or (in production) non-durable Redis is unhealthy.
+    health.init_app(app, {"redis": health.check_redis_fit})
+    redis_client.require_fit_server(app)
     votes.init_app(app)
     return app
