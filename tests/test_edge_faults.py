@@ -30,7 +30,8 @@ def ballot(database_url: str) -> tuple[int, list[int]]:
             "SELECT id FROM categories WHERE slug = 'breakthrough-artist'"
         ).fetchone()[0]
         nominees = [
-            r[0] for r in conn.execute("SELECT id FROM nominees WHERE category_id = %s", (category,))
+            r[0]
+            for r in conn.execute("SELECT id FROM nominees WHERE category_id = %s", (category,))
         ]
     return category, nominees
 
