@@ -9,7 +9,7 @@ from fanfare import settings
 from fanfare.edge import purge
 from fanfare.http import (
     assets,
-    body_size,
+    bodies,
     cache_policy,
     errors,
     filters,
@@ -37,7 +37,7 @@ def _base(name: str, overrides: dict | None) -> Flask:
     app.extensions[purge.EXTENSION] = purge.client_from_settings(app.config)
     redis_client.init_app(app)
     security.init_app(app)
-    body_size.init_app(app)
+    bodies.init_app(app)
     ratelimit.init_app(app)
     cache_policy.init_app(app)
     errors.init_app(app)

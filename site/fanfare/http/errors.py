@@ -22,6 +22,7 @@ TITLES = {
     405: "Not allowed",
     409: "Not now",
     413: "That was too big",
+    415: "That didn't look right",
     429: "Slow down a little",
     500: "Something went wrong",
     503: "We're very busy",
