@@ -333,34 +333,25 @@ def test_a_slow_body_through_the_edge_is_cut_off_and_stores_nothing(
 ):
     before = snapshot(demo)
     port = edge_stack.ports["edge"]
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=40) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://127.0.0.1\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n"
             "category=1&nominee=".encode()
         )
-        reply = b""
-        try:
-            # A byte every second, never the whole body: the edge must not wait forever.
-            while time.monotonic() - started < 35:
-                sock.sendall(b"1")
-                sock.settimeout(1.0)
-                try:
-                    chunk = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                reply += chunk
-                if b"\r\n\r\n" in reply:
-                    break
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-    elapsed = time.monotonic() - started
+        for _ in range(4):  # a byte a second for a while (the edge reads it, nothing passes on)
+            time.sleep(1)
+            sock.sendall(b"1")
+        stalled = time.monotonic()
+        try:  # then nothing: the edge must give up on its own
+            reply = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            reply = b"timed out"
+        waited = time.monotonic() - stalled
+    assert reply != b"timed out", "the edge kept a stalled body open for 30 s"
     status = status_of(reply)
-    assert elapsed < 35, "the edge kept a slow body open for the whole test"
-    assert status is None or 400 <= status < 500 or status == 503, reply[:300]
+    assert status is None or 400 <= status < 500, reply[:300]  # closed, or a 4xx: never a 5xx
+    assert waited < 20, waited  # timeout_idle is 5 s
     assert snapshot(demo) == before
     with redis.Redis.from_url(redis_url) as r:
         assert r.xlen(STREAM) == 0
