@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import psycopg
 import pytest
 import redis
+from ballots import open_ballot
 from PIL import Image
 
 from fanfare.app import create_ingest_app, create_web_app
@@ -170,11 +171,8 @@ def site(demo, redis_url, app_settings, tmp_path):
     web, ingest = create_web_app(settings), create_ingest_app(settings)
     with psycopg.connect(demo) as conn:
         accounts.create_editor(conn, ADMIN, PASSWORD, role="admin")
-        category, nominee = conn.execute(
-            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
-            " WHERE c.slug = 'breakthrough-artist' LIMIT 1"
-        ).fetchone()
         nominee_id = conn.execute("SELECT id FROM nominees WHERE slug = 'nova-reyes'").fetchone()[0]
+    category, nominee = open_ballot(demo)
     clients = {"web": web.test_client(), "ingest": ingest.test_client()}
     signed_in = clients["web"].post("/admin/login", data={"email": ADMIN, "password": PASSWORD})
     assert signed_in.status_code == 303

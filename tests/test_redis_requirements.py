@@ -9,6 +9,7 @@ import time
 import psycopg
 import pytest
 import redis
+from ballots import open_ballot
 
 from fanfare.app import create_ingest_app
 from fanfare.infra import db
@@ -37,14 +38,6 @@ def test_durability_problems_name_each_setting():
     assert len(problems) == 2 and "appendonly" in problems[0] and "allkeys-lru" in problems[1]
 
 
-def ballot(database_url: str) -> tuple[int, int]:
-    with psycopg.connect(database_url) as conn:
-        return conn.execute(
-            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
-            " WHERE c.slug = 'breakthrough-artist' LIMIT 1"
-        ).fetchone()
-
-
 def test_production_ingest_refuses_to_start_on_a_redis_without_aof(demo, redis_url, app_settings):
     # The test Redis has no AOF, like this machine's default one.
     with pytest.raises(RedisUnfit, match="appendonly"):
@@ -56,7 +49,7 @@ def test_development_ingest_warns_once_and_keeps_working(demo, redis_url, app_se
     app = create_ingest_app(app_settings(demo, redis_url, **OPEN))
     try:
         client = app.test_client()
-        category, nominee = ballot(demo)
+        category, nominee = open_ballot(demo)
         form = {"category": category, "nominee": nominee}
         vote = client.post("/votes", data=form, headers=HX)
         health = [client.get("/healthz").status_code for _ in range(3)]
@@ -80,7 +73,7 @@ def test_production_health_and_votes_refuse_once_redis_stops_persisting(
     app = create_ingest_app(app_settings(demo, aof_redis.url, ENV="production", **OPEN))
     try:
         client = app.test_client()
-        category, nominee = ballot(demo)
+        category, nominee = open_ballot(demo)
         assert client.get("/healthz").status_code == 200
         with aof_redis.client() as r:
             r.config_set("appendonly", "no")  # an operator's mistake, or a replaced server
@@ -97,7 +90,7 @@ def test_production_health_and_votes_refuse_once_redis_stops_persisting(
 def test_a_redis_crash_with_aof_keeps_every_202d_vote(demo, aof_redis, app_settings):
     app = create_ingest_app(app_settings(demo, aof_redis.url, **OPEN))
     try:
-        category, nominee = ballot(demo)
+        category, nominee = open_ballot(demo)
         form = {"category": category, "nominee": nominee}
         # A new client per vote: five fans, each with a quota of one.
         answers = [app.test_client().post("/votes", data=form, headers=HX) for _ in range(5)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-import psycopg
 import pytest
 import redis
+from ballots import open_ballot
 
 from fanfare.app import create_ingest_app, create_web_app
 from fanfare.infra import db
@@ -27,14 +27,6 @@ def ingest(demo, redis_url, app_settings):
     app = create_ingest_app(app_settings(demo, redis_url))
     yield app
     db.close(app)
-
-
-def open_ballot(database_url: str) -> tuple[int, int]:
-    with psycopg.connect(database_url) as conn:
-        return conn.execute(
-            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
-            " WHERE c.slug = 'breakthrough-artist' LIMIT 1"
-        ).fetchone()
 
 
 def test_an_oversized_vote_is_refused_with_413_and_nothing_queued(ingest, demo, redis_url):

@@ -13,18 +13,11 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 import redis
+from edge_http import wait_until
 
 from fanfare.votes.stream import DEAD_LETTERS, GROUP, STREAM, Vote, receipt_key, server_time, uuid7
 from workers import stream_upkeep
 from workers.vote_writer import VoteWriter
-
-
-def wait_until(check: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.05)
 
 
 def a_vote(database_url: str, voter: str) -> Vote:
@@ -60,6 +53,11 @@ def stored(database_url: str, vote: Vote) -> bool:
     with psycopg.connect(database_url) as conn:
         sql = "SELECT count(*) FROM votes WHERE vote_id = %s AND counted"
         return conn.execute(sql, (vote.vote_id,)).fetchone()[0] == 1
+
+
+def drained(r: redis.Redis) -> bool:
+    """The writer has made its group and acked everything it was given."""
+    return bool(r.exists(STREAM) and r.xinfo_groups(STREAM)) and pending(r) == 0
 
 
 def pending(r: redis.Redis) -> int:
@@ -107,7 +105,7 @@ def test_an_entry_that_keeps_failing_is_dead_lettered_and_its_receipt_says_so(
         enqueue(r, poison)
         enqueue(r, good)
         running(demo, max_deliveries=2)
-        wait_until(lambda: r.exists(STREAM) and r.xinfo_groups(STREAM) and pending(r) == 0)
+        wait_until(lambda: drained(r), timeout=30)
 
         assert stored(demo, good) and not stored(demo, poison)
         assert receipt(r, poison)[b"s"] == b"rejected"
@@ -147,8 +145,8 @@ def test_dead_letters_are_capped_and_their_receipts_marked(demo, redis_url, runn
             r.hset(receipt_key(vote_id), mapping={"s": "queued"})
             r.xadd(STREAM, {"v": vote_id, "garbage": "1"})  # undecodable: no category, ...
         running(demo, dead_letters_maxlen=5)
-        wait_until(lambda: r.exists(STREAM) and r.xinfo_groups(STREAM) and pending(r) == 0)
-        wait_until(lambda: r.xlen(DEAD_LETTERS) == 5)
+        wait_until(lambda: drained(r), timeout=30)
+        wait_until(lambda: r.xlen(DEAD_LETTERS) == 5, timeout=30)
         time.sleep(0.5)
 
         assert r.xlen(DEAD_LETTERS) == 5
@@ -174,7 +172,7 @@ def test_a_lost_consumer_group_is_recreated_and_said_so(demo, redis_url, running
     with redis.Redis.from_url(redis_url) as r:
         enqueue(r, first)
         running(demo)
-        wait_until(lambda: stored(demo, first))
+        wait_until(lambda: stored(demo, first), timeout=30)
 
         r.flushall()  # what a Redis restarted without persistence looks like to the writer
         enqueue(r, second)  # ingest's XADD recreates the stream, but not the group
