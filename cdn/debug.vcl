@@ -13,7 +13,6 @@ sub vcl_deliver {
     }
     unset resp.http.xkey;
     unset resp.http.X-Fanfare-Grace;
-    unset resp.http.X-Fanfare-Ttl;
     unset resp.http.Via;
     unset resp.http.X-Varnish;
 }

@@ -5,15 +5,13 @@ vcl 4.1;
 // - origin down (sick probe, connection error or 5xx): the object is served for up to
 //   stale-if-error seconds;
 // - a background fetch that fails is abandoned, so it never replaces a good object.
-// - a soft-purged object (xkey-softpurge: the vote writer after each batch, publishes) is never
-//   served while the origin is healthy: the request waits for the coalesced refetch, and only
-//   if that fails does it get the purged copy; while the origin is sick it is served for the
-//   whole stale-if-error. So fresh counts cost nothing, and a purge never takes a page down.
+// - a soft-purged object (xkey-softpurge: the vote writer after each batch, publishes) is just
+//   an expired one: while the origin is healthy it is served only while its refetch is in
+//   flight (stale-while-revalidate); while the origin is sick, for the whole stale-if-error. So
+//   fresh counts cost nothing, and a purge never takes a page down.
 // Varnish sets beresp.grace from stale-while-revalidate itself; the object keeps that value in
 // X-Fanfare-Grace and its grace becomes stale-if-error. vcl_hit cannot return (miss) in 7.1, so
 // a request that must not see a stale copy restarts with req.grace = 0s (X-Fanfare-Fresh).
-// A soft purge shortens the object's TTL to "now" (obj.ttl + obj.age is the stored TTL), so an
-// object whose stored TTL is below the one it was fetched with (X-Fanfare-Ttl) was soft-purged.
 
 import std;
 
@@ -32,10 +30,8 @@ sub vcl_hit {
         && !req.http.X-Fanfare-Fresh
         && !req.http.X-Fanfare-Stale-Ok
         && std.healthy(req.backend_hint)
-        && (obj.ttl + std.duration(obj.http.X-Fanfare-Grace, 0s) <= 0s
-            || obj.ttl + obj.age < std.duration(obj.http.X-Fanfare-Ttl, 0s) - 10ms)) {
-        // Past stale-while-revalidate, or soft-purged, with a healthy origin: fetch (coalesced)
-        // and wait; vcl_synth falls back to this copy if the fetch fails.
+        && obj.ttl + std.duration(obj.http.X-Fanfare-Grace, 0s) <= 0s) {
+        // Past stale-while-revalidate with a healthy origin: fetch (coalesced) and wait.
         set req.http.X-Fanfare-Fresh = "1";
         return (restart);
     }
@@ -47,7 +43,6 @@ sub vcl_backend_response {
         return (abandon);
     }
     set beresp.http.X-Fanfare-Grace = beresp.grace + "s";
-    set beresp.http.X-Fanfare-Ttl = beresp.ttl + "s";
     if (beresp.http.Cache-Control ~ "stale-if-error=[0-9]+") {
         set beresp.http.X-Fanfare-If-Error =
             regsub(beresp.http.Cache-Control, "^.*stale-if-error=([0-9]+).*$", "\1s");

@@ -47,9 +47,7 @@ def body_cap() -> int | None:
 
 
 def _has_body() -> bool:
-    return bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
 
 
 def _check_size() -> None:
@@ -66,6 +64,8 @@ def _check_form() -> None:
     """A url-encoded form of valid UTF-8, no repeated fields, no control or override chars."""
     if request.endpoint in UPLOADS or request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    if request.routing_exception is not None:
+        return  # no such route or method: its 404 or 405 says more than a 415 would
     if not _has_body():
         return
     if request.mimetype != URLENCODED:
