@@ -56,9 +56,11 @@ def forget_idle_consumers(r: redis.Redis, *, me: str, after_ms: int) -> None:
 
 
 def dead_letter(
-    pipe: Pipeline, dead: list[tuple[bytes, dict, str]], statuses: dict, *, maxlen: int
-) -> None:
-    """Queue each entry onto votes:dead (at most maxlen kept); its receipt says "not counted"."""
+    pipe: Pipeline, dead: list[tuple[bytes, dict, str]], *, maxlen: int
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """Queue each entry onto votes:dead (at most maxlen kept); return the receipt statuses that
+    say "not counted" for those with a readable vote id."""
+    statuses: dict[uuid.UUID, tuple[str, str]] = {}
     for entry_id, fields, error in dead:
         log.error("dead-lettering entry %s: %s", text(entry_id), error)
         pipe.xadd(
@@ -71,6 +73,7 @@ def dead_letter(
             statuses[uuid.UUID(fields.get(b"v", b"").decode())] = ("rejected", UNPROCESSABLE)
         except (ValueError, UnicodeDecodeError):
             pass  # no readable vote id: no receipt to mark
+    return statuses
 
 
 def text(value: bytes | str) -> str:

@@ -29,6 +29,7 @@ import redis
 from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.infra import metrics
 from fanfare.infra.redis_checks import RedisUnfit, ServerCheck
 from fanfare.votes.stream import (
     GROUP,
@@ -141,6 +142,7 @@ class VoteWriter:
             entries = [entry for entry in entries if entry[0] not in overdelivered]
             if not entries:
                 return
+        started = time.monotonic()
         decoded: list[tuple[bytes, dict, Vote]] = []
         dead: list[tuple[bytes, dict, str]] = []
         for entry_id, fields in entries:
@@ -152,11 +154,14 @@ class VoteWriter:
                 dead.append((entry_id, fields, str(exc)))
         statuses, changed = self._store(decoded, dead)
         pipe = self.redis.pipeline(transaction=True)
-        stream_upkeep.dead_letter(pipe, dead, statuses, maxlen=self.dead_letters_maxlen)
-        mark_receipts(pipe, statuses)
+        unprocessable = stream_upkeep.dead_letter(pipe, dead, maxlen=self.dead_letters_maxlen)
+        mark_receipts(pipe, {**statuses, **unprocessable})
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed
+        metrics.batch_written(
+            time.monotonic() - started, entries=len(entries), statuses=statuses, dead=len(dead)
+        )
 
     def _handle_alone(self, entry: Entry, deliveries: int) -> None:
         """An entry that failed too often: store it by itself; dead-letter it if it still fails.
@@ -179,12 +184,11 @@ class VoteWriter:
         entry_id, fields = entry
         reason = f"{error} after {deliveries} deliveries"
         pipe = self.redis.pipeline(transaction=True)
-        statuses: dict[uuid.UUID, Status] = {}
         dead = [(entry_id, fields or {}, reason)]
-        stream_upkeep.dead_letter(pipe, dead, statuses, maxlen=self.dead_letters_maxlen)
-        mark_receipts(pipe, statuses)
+        mark_receipts(pipe, stream_upkeep.dead_letter(pipe, dead, maxlen=self.dead_letters_maxlen))
         pipe.xack(STREAM, GROUP, entry_id)
         pipe.execute()
+        metrics.batch_written(0.0, entries=1, statuses={}, dead=1)
 
     def _store(
         self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
@@ -286,6 +290,7 @@ def main() -> None:
         server_check=ServerCheck(production=values["ENV"] == "production"),
     )
 
+    metrics.serve(int(values["WRITER_METRICS_PORT"]))  # type: ignore[call-overload]
     stop_on_signals(writer)  # unacked entries are delivered again after a cold stop
     writer.run()
 

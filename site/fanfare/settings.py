@@ -63,6 +63,15 @@ DEFAULTS: dict[str, object] = {
     "WRITER_BATCH": 500,  # stream entries per writer transaction
     "WRITER_MAX_DELIVERIES": 5,  # past this, an entry that still fails alone is dead-lettered
     "DEAD_LETTERS_MAXLEN": 100_000,  # votes:dead keeps at most this many entries
+    # Operations: metrics ports of the plain processes, the ops page's thresholds
+    "WRITER_METRICS_PORT": 8003,  # the vote writer's /metrics (0: none)
+    "EXPORTER_PORT": 8004,  # the exporter's /metrics: queue and edge figures (0: none)
+    # Space-separated /metrics URLs the exporter reads for the ops page; unset: this machine's.
+    "OPS_SCRAPE_URLS": None,
+    "OPS_VARNISH_DIR": None,  # varnishstat -n; unset: RUN_DIR/edge/varnish (scripts/edge.sh)
+    # What make bench measured: the ops thresholds are 70% of it.
+    "OPS_CAPACITY_FILE": str(ROOT / "bench" / "results" / "latest.json"),
+    "OPS_THRESHOLDS": {},  # figure -> threshold, overriding 70% of the measured capacity
     # Editors
     # Failed sign-ins only: per (account, client IP), per client IP, and per account from all
     # networks, past which only networks that have not failed on that account may still try.
@@ -99,6 +108,14 @@ def load(
     values.update(overrides or {})
     if values["EDGE_URLS"] is None:
         values["EDGE_URLS"] = f"http://127.0.0.1:{values['EDGE_PORT']}"
+    if values["OPS_SCRAPE_URLS"] is None:
+        local = "http://127.0.0.1:{}/metrics".format
+        values["OPS_SCRAPE_URLS"] = (
+            f"web={local(values['WEB_PORT'])} ingest={local(values['INGEST_PORT'])}"
+            f" writer={local(values['WRITER_METRICS_PORT'])}"
+        )
+    if values["OPS_VARNISH_DIR"] is None:
+        values["OPS_VARNISH_DIR"] = str(Path(str(values["RUN_DIR"])) / "edge" / "varnish")
     values["SECRET_KEY"] = _secret_key(values)
     return values
 

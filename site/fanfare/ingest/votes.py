@@ -11,7 +11,7 @@ import uuid
 
 import psycopg
 import redis
-from flask import Blueprint, Flask, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from limits.errors import StorageError
@@ -21,12 +21,13 @@ from werkzeug.exceptions import HTTPException
 from fanfare.http.cache_policy import POLL_SECONDS, PRIVATE
 from fanfare.http.errors import service_unavailable
 from fanfare.http.ratelimit import client_ip, client_subnet, limiter
-from fanfare.infra import db, redis_client
+from fanfare.infra import db, redis_client, sql
 from fanfare.ingest import ballot_cache, voters
 from fanfare.votes.ballot import Ballot, Reason, judge
 from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, receipt_key, server_time, uuid7
 
 bp = Blueprint("votes", __name__)
+Q = sql.queries("votes")
 QUEUE = "fanfare.vote_queue"
 REASON_STATUS = {
     Reason.UNKNOWN_CATEGORY: 422,
@@ -144,10 +145,7 @@ def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:
 
 def _status_from_db(vote_id: uuid.UUID) -> dict | None:
     with db.connection() as conn:
-        row = conn.execute(
-            "SELECT counted, reject_reason, category_id, nominee_id FROM votes WHERE vote_id = %s",
-            (vote_id,),
-        ).fetchone()
+        row = conn.execute(Q.receipt_status, (vote_id,)).fetchone()
     if row is None:
         return None
     return {
@@ -193,6 +191,7 @@ def _refused(exc: HTTPException) -> Response:
     """Every refusal as a friendly fragment or page with its status code."""
     reason = exc.reason if isinstance(exc, Problem) else str(exc.code)
     context = exc.context if isinstance(exc, Problem) else {}
+    g.vote_refusal = "rate_limited" if isinstance(exc, RateLimitExceeded) else reason  # metrics
     response = _answer("vote_problem", exc.code or 400, reason=reason, **context)
     if isinstance(exc, RateLimitExceeded):
         response.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
@@ -205,6 +204,7 @@ def _refused(exc: HTTPException) -> Response:
 @bp.errorhandler(psycopg.OperationalError)
 def _unavailable(exc: Exception) -> Response:
     """Redis (queue or limiter) or, with no ballot yet, PostgreSQL is down: 503, never 202."""
+    g.vote_refusal = "unavailable"  # counted by fanfare.http.metrics
     return service_unavailable(_render("vote_problem", 503, reason="unavailable"), exc)
 
 
