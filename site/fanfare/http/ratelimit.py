@@ -1,8 +1,10 @@
-"""Rate limits with flask-limiter on Redis, keyed by client IP, subnet or voter.
+"""Who the client is (IP, subnet), and flask-limiter on Redis for editor sign-in.
 
 The client IP is request.remote_addr after ProxyFix trusted exactly PROXY_HOPS hops, so a
 client-sent X-Forwarded-For cannot choose its own key. If Redis fails, the limiter raises and
-errors.py answers 503: limits are never silently switched off.
+errors.py answers 503: limits are never silently switched off. Votes are not limited here: their
+per-IP, per-subnet and per-voter limits are checked inside the one vote script
+(votes/enqueue.lua), from the same setting strings, so a vote costs one Redis round trip.
 """
 
 from __future__ import annotations
