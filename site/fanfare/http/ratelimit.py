@@ -9,6 +9,7 @@ per-IP, per-subnet and per-voter limits are checked inside the one vote script
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from flask import Flask, request
@@ -29,8 +30,14 @@ def client_ip() -> str:
 
 def client_subnet() -> str:
     """The client's /24 (IPv4) or /64 (IPv6): one household, office or mobile NAT pool."""
+    return subnet_of(client_ip())
+
+
+@functools.lru_cache(maxsize=65536)
+def subnet_of(ip: str) -> str:
+    """An address's /24 or /64; cached, as parsing it cost about 1.5% of a vote's CPU."""
     try:
-        address = ipaddress.ip_address(client_ip())
+        address = ipaddress.ip_address(ip)
     except ValueError:
         return "unknown"
     prefix = 24 if address.version == 4 else 64

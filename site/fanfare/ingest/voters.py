@@ -23,7 +23,13 @@ COOKIE_MAX_AGE = 90 * 86400
 
 
 def _signer() -> Signer:
-    return Signer(current_app.config["SECRET_KEY"], salt="fanfare.voter")
+    return _signer_for(current_app.config["SECRET_KEY"])
+
+
+@functools.cache
+def _signer_for(secret_key: str) -> Signer:
+    """One Signer per secret: building one derives its key, which every vote would repeat."""
+    return Signer(secret_key, salt="fanfare.voter")
 
 
 def identify() -> None:
@@ -65,8 +71,13 @@ def _ip_key(secret_key: str) -> bytes:
 
 
 def _keyed_hash(value: str) -> str:
-    key = _ip_key(current_app.config["SECRET_KEY"])
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+    return _keyed_hash_for(current_app.config["SECRET_KEY"], value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _keyed_hash_for(secret_key: str, value: str) -> str:
+    """HMAC-SHA256 of an address under the secret; cached, as a spike repeats addresses (NAT)."""
+    return hmac.new(_ip_key(secret_key), value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def ip_hash() -> str:

@@ -10,7 +10,7 @@ the press key and the XADD. Every answer is a small fragment (HX-Request) or pag
 from __future__ import annotations
 
 import re
-import secrets
+import uuid
 
 from flask import Blueprint, Flask, current_app, g, redirect, request
 from flask.wrappers import Response
@@ -54,11 +54,12 @@ def _form_id(name: str) -> int:
     return int(raw)
 
 
-def _press() -> str:
-    """The browser's key for this press; without JS, one of ours, which the retry page keeps."""
+def _press(vote_id: uuid.UUID) -> str:
+    """The browser's key for this press; without JS, the new vote's own id (random enough, and
+    no second draw from the OS), which the retry page keeps."""
     raw = request.form.get("press")
     if raw is None:
-        return secrets.token_urlsafe(16)
+        return vote_id.hex
     if not PRESS.fullmatch(raw):
         raise Problem(400, "malformed")
     return raw
@@ -96,7 +97,8 @@ def cast() -> Response:
 def _cast() -> Response:
     """Judge the vote against the cached ballot, then queue it through the one script."""
     category_id, nominee_id = _form_id("category"), _form_id("nominee")
-    g.press = press = _press()
+    vote_id = uuid7()
+    g.press = press = _press(vote_id)
     ballot = ballot_cache.ballot()
     at = server_time()
     verdict = judge(ballot, category_id, nominee_id, at)
@@ -105,7 +107,7 @@ def _cast() -> Response:
         raise Problem(REASON_STATUS[verdict.reason], verdict.reason, rules=rules)
     assert rules is not None and verdict.window is not None
     vote = Vote(
-        vote_id=uuid7(),
+        vote_id=vote_id,
         category_id=category_id,
         nominee_id=nominee_id,
         window_id=verdict.window.id,
