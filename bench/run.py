@@ -20,9 +20,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import report
-import scenarios
-from services import BENCH, Site
+# Run as `python bench/run.py`: put the repository root on the path, for harness/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import report  # noqa: E402
+import scenarios  # noqa: E402
+from services import BENCH, Site  # noqa: E402
 
 SCENARIOS = {
     "ingest": scenarios.ingest,

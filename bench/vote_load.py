@@ -19,26 +19,26 @@ import argparse  # noqa: E402
 import http.client  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.parse  # noqa: E402
-import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
 import psycopg  # noqa: E402
-import redis  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
 
-from fanfare.content.seed import seed_demo  # noqa: E402
-from fanfare.infra import db  # noqa: E402
-from fanfare.settings import DEFAULTS  # noqa: E402
-from fanfare.stack import Stack, free_port  # noqa: E402
+# Run as `python bench/vote_load.py`: put the repository root on the path, for harness/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SERVER_URL = str(DEFAULTS["DATABASE_URL"])
+from services import STACK_ENV  # noqa: E402
+
+from harness.database import Databases  # noqa: E402
+from harness.redis_server import RedisServer  # noqa: E402
+from harness.stack import Stack  # noqa: E402
+
 RECEIPT = re.compile(r'class="vote-receipt">([0-9a-f-]{36})<')
 
 
@@ -65,152 +65,118 @@ class Voter:
         self.conn.close()
 
 
-def admin(sql: str) -> None:
-    with psycopg.connect(make_conninfo(SERVER_URL, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server with the production persistence settings."""
-    port = free_port()
-    log = (workdir / "redis.log").open("ab")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
-         "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-         "--maxmemory-policy", "noeviction"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    log.close()
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
-    name = f"fanfare_bench_{uuid.uuid4().hex[:10]}"
-    admin(f'CREATE DATABASE "{name}"')
-    redis_process, redis_url = start_redis(workdir)
-    stack = None
-    try:
-        database_url = make_conninfo(SERVER_URL, dbname=name)
-        db.migrate(database_url)
+    """Stand up a private database, Redis and stack, vote through them, check; clean up."""
+    with (
+        Databases(prefix="fanfare_bench") as databases,
+        RedisServer(workdir=workdir / "redis", persistent=True) as redis_server,
+    ):
+        database_url = databases.create_demo()
         with psycopg.connect(database_url) as conn:
-            seed_demo(conn)
-            category, max_votes = conn.execute(
+            (category,) = conn.execute(
                 "UPDATE categories SET max_votes_per_voter = %s WHERE slug = 'breakthrough-artist'"
-                " RETURNING id, max_votes_per_voter",
+                " RETURNING id",
                 (args.votes_per_voter,),
             ).fetchone()
             nominees = [r[0] for r in conn.execute(
                 "SELECT id FROM nominees WHERE category_id = %s", (category,)
             )]  # fmt: skip
-        stack = Stack(
+        with Stack(
             run_dir=workdir / "stack",
-            env={
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "FANFARE_SECRET_KEY": "bench-secret-key",
-                "FANFARE_WORKERS": str(args.ingest_workers),
-                "FANFARE_LOG_LEVEL": "warning",
-                # Limits are still checked on every vote (three Redis counters); the whole load
-                # comes from one IP, so the per-IP and per-subnet ceilings are raised.
-                "FANFARE_VOTE_LIMIT_PER_IP": "1000000/minute",
-                "FANFARE_VOTE_LIMIT_PER_SUBNET": "1000000/minute",
-            },
-        ).start("web", "ingest", "edge", "worker")
-        host, port = "127.0.0.1", stack.ports["edge"]
-        print(f"stack up: edge :{port}, {args.voters} voters x {args.votes_per_voter} votes, "
-              f"concurrency {args.concurrency}, ingest workers {args.ingest_workers}")  # fmt: skip
+            database_url=database_url,
+            redis_url=redis_server.url,
+            workers=args.ingest_workers,
+            env=STACK_ENV,
+        ) as stack:
+            stack.start("web", "ingest", "edge", "worker")
+            return vote(args, stack, database_url, category, nominees)
 
-        statuses: Counter[int] = Counter()
-        origins: Counter[str] = Counter()
-        latencies: list[float] = []
-        receipts: list[str] = []
 
-        def vote_as(i: int) -> None:
-            voter = Voter(host, port)
-            try:
-                for k in range(args.votes_per_voter):
-                    body = urllib.parse.urlencode(
-                        {"category": category, "nominee": nominees[(i + k) % len(nominees)]}
-                    )
-                    started = time.perf_counter()
-                    status, text = voter.request("POST", "/votes", body, {
-                        "Content-Type": "application/x-www-form-urlencoded",
-                        "HX-Request": "true", "Sec-Fetch-Site": "same-origin",
-                    })  # fmt: skip
-                    latencies.append(time.perf_counter() - started)
-                    statuses[status] += 1
-                    if status >= 500:
-                        # Ours is a friendly fragment; Varnish's own 503 means it gave up.
-                        origins["ingest" if "very busy" in text else "edge"] += 1
-                    if status == 202:
-                        receipts.append(RECEIPT.search(text).group(1))
-            finally:
-                voter.close()
+def vote(
+    args: argparse.Namespace, stack: Stack, database_url: str, category: int, nominees: list[int]
+) -> int:
+    """The voting phase, the drain and the checks; 0 when every 202 was counted exactly once."""
+    host, port = "127.0.0.1", stack.ports["edge"]
+    print(f"stack up: edge :{port}, {args.voters} voters x {args.votes_per_voter} votes, "
+          f"concurrency {args.concurrency}, ingest workers {args.ingest_workers}")  # fmt: skip
 
-        started = time.perf_counter()
-        Pool(args.concurrency).map(vote_as, range(args.voters))
-        elapsed = time.perf_counter() - started
-        accepted = statuses[202]
+    statuses: Counter[int] = Counter()
+    origins: Counter[str] = Counter()
+    latencies: list[float] = []
+    receipts: list[str] = []
 
-        drain_started = time.perf_counter()
-        with psycopg.connect(database_url) as conn:
-            while True:
-                (tallied,) = conn.execute(
-                    "SELECT COALESCE(sum(votes), 0) FROM tallies WHERE category_id = %s",
-                    (category,),
-                ).fetchone()
-                conn.commit()
-                if tallied >= accepted or time.perf_counter() - drain_started > 120:
-                    break
-                gevent.sleep(0.2)
-        drained = time.perf_counter() - drain_started
+    def vote_as(i: int) -> None:
+        voter = Voter(host, port)
+        try:
+            for k in range(args.votes_per_voter):
+                body = urllib.parse.urlencode(
+                    {"category": category, "nominee": nominees[(i + k) % len(nominees)]}
+                )
+                started = time.perf_counter()
+                status, text = voter.request("POST", "/votes", body, {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "HX-Request": "true", "Sec-Fetch-Site": "same-origin",
+                })  # fmt: skip
+                latencies.append(time.perf_counter() - started)
+                statuses[status] += 1
+                if status >= 500:
+                    # Ours is a friendly fragment; Varnish's own 503 means it gave up.
+                    origins["ingest" if "very busy" in text else "edge"] += 1
+                if status == 202:
+                    receipts.append(RECEIPT.search(text).group(1))
+        finally:
+            voter.close()
 
-        counted: Counter[str] = Counter()
+    started = time.perf_counter()
+    Pool(args.concurrency).map(vote_as, range(args.voters))
+    elapsed = time.perf_counter() - started
+    accepted = statuses[202]
 
-        def check(chunk: list[str]) -> None:
-            voter = Voter(host, port)
-            try:
-                for receipt in chunk:
-                    status, text = voter.request("GET", f"/votes/{receipt}")
-                    state = re.search(r"<h2>(Counted|Queued|Not counted)</h2>", text)
-                    counted[state.group(1) if state and status == 200 else f"HTTP {status}"] += 1
-            finally:
-                voter.close()
+    drain_started = time.perf_counter()
+    with psycopg.connect(database_url) as conn:
+        while True:
+            (tallied,) = conn.execute(
+                "SELECT COALESCE(sum(votes), 0) FROM tallies WHERE category_id = %s",
+                (category,),
+            ).fetchone()
+            conn.commit()
+            if tallied >= accepted or time.perf_counter() - drain_started > 120:
+                break
+            gevent.sleep(0.2)
+    drained = time.perf_counter() - drain_started
 
-        Pool(50).map(check, [receipts[i::50] for i in range(50)])
+    counted: Counter[str] = Counter()
 
-        fives = sum(n for code, n in statuses.items() if code >= 500)
-        print(f"answers: {dict(sorted(statuses.items()))}; 5xx from {dict(origins)}")
-        print(f"votes/s (202s / wall time of the voting phase): {accepted / elapsed:,.0f}"
-              f"  [{accepted} in {elapsed:.2f} s]")  # fmt: skip
-        print(f"latency ms: p50 {percentile(latencies, .5) * 1000:.1f}  "
-              f"p95 {percentile(latencies, .95) * 1000:.1f}  "
-              f"p99 {percentile(latencies, .99) * 1000:.1f}  "
-              f"max {max(latencies) * 1000:.1f}")  # fmt: skip
-        print(f"worker drained the backlog {drained:.2f} s after the last vote")
-        print(f"sum of tallies {tallied} vs 202s {accepted}; receipts {dict(counted)}; 5xx {fives}")
-        ok = tallied == accepted and counted == Counter({"Counted": accepted}) and fives == 0
-        print("PASS" if ok else "FAIL")
-        return 0 if ok else 1
-    finally:
-        if stack is not None:
-            stack.close()
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    def check(chunk: list[str]) -> None:
+        voter = Voter(host, port)
+        try:
+            for receipt in chunk:
+                status, text = voter.request("GET", f"/votes/{receipt}")
+                state = re.search(r"<h2>(Counted|Queued|Not counted)</h2>", text)
+                counted[state.group(1) if state and status == 200 else f"HTTP {status}"] += 1
+        finally:
+            voter.close()
+
+    Pool(50).map(check, [receipts[i::50] for i in range(50)])
+
+    fives = sum(n for code, n in statuses.items() if code >= 500)
+    print(f"answers: {dict(sorted(statuses.items()))}; 5xx from {dict(origins)}")
+    print(f"votes/s (202s / wall time of the voting phase): {accepted / elapsed:,.0f}"
+          f"  [{accepted} in {elapsed:.2f} s]")  # fmt: skip
+    print(f"latency ms: p50 {percentile(latencies, .5) * 1000:.1f}  "
+          f"p95 {percentile(latencies, .95) * 1000:.1f}  "
+          f"p99 {percentile(latencies, .99) * 1000:.1f}  "
+          f"max {max(latencies) * 1000:.1f}")  # fmt: skip
+    print(f"worker drained the backlog {drained:.2f} s after the last vote")
+    print(f"sum of tallies {tallied} vs 202s {accepted}; receipts {dict(counted)}; 5xx {fives}")
+    ok = tallied == accepted and counted == Counter({"Counted": accepted}) and fives == 0
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
 
 
 def main() -> int:

@@ -17,10 +17,11 @@ import pytest
 from playwright.sync_api import BrowserContext, CDPSession, Page
 from psycopg.rows import dict_row
 
-from fanfare.content.seed import seed_demo
 from fanfare.edge.purge import PurgeClient
 from fanfare.settings import ROOT
-from fanfare.stack import Stack, procfile
+from harness.database import Databases
+from harness.redis_server import RedisServer
+from harness.stack import Stack, procfile
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -96,43 +97,26 @@ def is_local(pytestconfig: pytest.Config) -> bool:
     return not pytestconfig.getoption("base_url", None)
 
 
-def log_tails(stack: Stack, names: list[str], lines: int = 15) -> str:
-    """The last lines each process logged, to explain a stack that did not come up."""
-    tails = []
-    for name in names:
-        path = stack.log(name)
-        text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
-        tails.append(f"--- {path}\n" + "\n".join(text))
-    return "\n".join(tails)
-
-
 @pytest.fixture(scope="session")
 def local_stack(
-    is_local: bool, create_database, redis_server, tmp_path_factory, fan_report: FanReport
+    is_local: bool,
+    databases: Databases,
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    fan_report: FanReport,
 ) -> Iterator[Stack]:
     """Every Procfile process but `ready`, on free ports, against a seeded database of its own."""
     if not is_local:
         pytest.skip(LOCAL_ONLY_REASON)
-    database_url = create_database()
-    with psycopg.connect(database_url) as conn:
-        seed_demo(conn)
     stack = Stack(
         run_dir=tmp_path_factory.mktemp("stack"),
-        env={
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_server.url,
-            "FANFARE_SECRET_KEY": "e2e-secret-key",
-            "FANFARE_WORKERS": "1",
-        },
+        database_url=databases.create_demo(),
+        redis_url=redis_server.url,
     )
     names = [name for name in procfile() if name not in NOT_STARTED]
     fan_report.add("local stack", f"{', '.join(names)} at {stack.url()}; logs in {stack.run_dir}")
     try:
-        try:
-            stack.start(*names, timeout=60)
-        except TimeoutError as exc:
-            raise TimeoutError(f"{exc}\n{log_tails(stack, names)}") from exc
-        yield stack
+        yield stack.start(*names, timeout=60)  # a TimeoutError carries the logs' last lines
     finally:
         for name, process in stack.processes.items():
             if process.poll() is not None:  # a crash mid-run explains odd failures

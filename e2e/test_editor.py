@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from fanfare.content.seed import seed_demo
-from fanfare.stack import Stack
 from fanfare.web.admin.accounts import create_editor
+from harness.stack import Stack
 
 pytestmark = [pytest.mark.editor, pytest.mark.local_only]
 
@@ -22,26 +20,14 @@ NEW_BIO = "Nova just sold out the **Arena** in one hour."
 
 
 @pytest.fixture
-def editor_stack(create_database, redis_url, tmp_path) -> Iterator[Stack]:
+def editor_stack(databases, redis_url, make_stack, tmp_path) -> Stack:
     """web and edge on a seeded database with an editor account and a private media root."""
-    database_url = create_database()
+    database_url = databases.create_demo()
     with psycopg.connect(database_url) as conn:
-        seed_demo(conn)
         create_editor(conn, EMAIL, PASSWORD)
-    stack = Stack(
-        run_dir=tmp_path / "stack",
-        env={
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "FANFARE_SECRET_KEY": "e2e-editor-secret",
-            "FANFARE_WORKERS": "1",
-            "FANFARE_MEDIA_ROOT": str(tmp_path / "media"),
-        },
+    return make_stack(
+        database_url, redis_url, "web", "edge", FANFARE_MEDIA_ROOT=str(tmp_path / "media")
     )
-    try:
-        yield stack.start("web", "edge")
-    finally:
-        stack.close()
 
 
 def portrait_jpeg() -> bytes:

@@ -1,0 +1,79 @@
+"""Fresh PostgreSQL databases for the harness, copied from a migrated template built once.
+
+The schema is migrated once into a template database; every fresh database is then a cheap
+`CREATE DATABASE ... TEMPLATE`. Only the databases made here are dropped, never the developer's
+`fanfare` database or anyone else's.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from fanfare.content.seed import seed_demo
+from fanfare.infra import db
+from fanfare.settings import DEFAULTS
+
+SERVER_URL = os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"])
+
+
+def seeded(database_url: str) -> str:
+    """Insert the demo event into the database at database_url, and return that URL."""
+    with psycopg.connect(database_url) as conn:
+        seed_demo(conn)
+    return database_url
+
+
+class Databases:
+    """Migrated databases on one server, named prefix_*; use as a context manager or close()."""
+
+    def __init__(self, *, prefix: str = "fanfare_test", server_url: str = SERVER_URL) -> None:
+        self.prefix = prefix
+        self.server_url = server_url
+        self.template: str | None = None
+        self.created: list[str] = []
+
+    def __enter__(self) -> Databases:
+        """The factory itself; leaving the block drops what it created."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Drop everything, as close() does."""
+        self.close()
+
+    def url(self, name: str) -> str:
+        """The conninfo of database name on this server."""
+        return make_conninfo(self.server_url, dbname=name)
+
+    def _admin(self, sql: str) -> None:
+        """Run one statement on the server's maintenance database."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def _create(self, *, template: str | None = None) -> str:
+        """Create a uniquely named database (a copy of template, if given) and remember it."""
+        name = f"{self.prefix}_{'t' if template else 'tpl'}_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.created.append(name)
+        return name
+
+    def create(self) -> str:
+        """A fresh, migrated, empty database; the template is migrated on the first call."""
+        if self.template is None:
+            template = self._create()
+            db.migrate(self.url(template))
+            self.template = template
+        return self.url(self._create(template=self.template))
+
+    def create_demo(self) -> str:
+        """A fresh database holding the demo event."""
+        return seeded(self.create())
+
+    def close(self) -> None:
+        """Drop every database made here, the copies before their template."""
+        while self.created:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.created.pop()}" WITH (FORCE)')
+        self.template = None

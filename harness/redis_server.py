@@ -1,0 +1,87 @@
+"""The one private redis-server of the harness: a free port, a work dir, stoppable and restartable.
+
+Tests run it without persistence and may stop it and start it again on the same port; the bench
+asks for production persistence (AOF with fsync every second). Both refuse to evict: a full Redis
+must fail a write, never drop a queued vote.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from harness import process
+from harness.process import free_port
+
+
+class RedisServer:
+    """A redis-server on a free 127.0.0.1 port; use start()/stop() or as a context manager."""
+
+    def __init__(self, *, workdir: Path, persistent: bool = False) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.persistent = persistent
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's redis:// URL, database 0."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server this object started is still alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def command(self) -> list[str]:
+        """The redis-server command line: never RDB snapshots; AOF only when persistent."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"]
+        return [
+            "redis-server",
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
+            *("--save", "", "--maxmemory-policy", "noeviction"),
+            *(persistence if self.persistent else ["--appendonly", "no"]),
+        ]
+
+    def client(self, **options: Any) -> redis.Redis:
+        """A new client of this server; options go to redis.Redis (socket_timeout=...)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, **options)
+
+    def start(self, *, timeout: float = 10.0) -> RedisServer:
+        """Start it (again, on the same port) and wait until it answers PING."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = process.spawn(self.command(), log=self.workdir / "redis.log")
+        deadline = time.monotonic() + timeout
+        with self.client() as client:  # closed, or filterwarnings=error trips
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.ConnectionError:
+                    if not self.running or time.monotonic() > deadline:
+                        self.stop()
+                        where = self.workdir / "redis.log"
+                        raise TimeoutError(f"redis-server did not start; see {where}") from None
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop it by its PID, if it runs."""
+        if self.process is not None:
+            process.stop(self.process, timeout=10)
+
+    def restart(self) -> RedisServer:
+        """Stop it and start it again on the same port (empty unless persistent)."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> RedisServer:
+        """Start it for the with block."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop it."""
+        self.stop()
