@@ -6,9 +6,9 @@ import re
 import threading
 import time
 
-import psycopg
 import pytest
 import redis
+from edge_http import open_vote
 
 from fanfare.app import create_ingest_app
 from fanfare.infra import db
@@ -30,12 +30,8 @@ def one_at_a_time(demo, redis_url, app_settings):
 
 @pytest.fixture
 def form(demo) -> dict:
-    with psycopg.connect(demo) as conn:
-        category, nominee = conn.execute(
-            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
-            " WHERE c.slug = 'breakthrough-artist' ORDER BY n.position LIMIT 1"
-        ).fetchone()
-    return {"category": category, "nominee": nominee}
+    """A vote for the first nominee of the demo's open category."""
+    return open_vote(demo)
 
 
 def while_one_vote_is_in_flight(app, form: dict, redis_url: str, then):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 import redis
+from edge_http import open_vote
 
 from fanfare.app import create_ingest_app
 from fanfare.infra import db
@@ -39,12 +39,7 @@ def make_ingest(demo, redis_url, app_settings):
 @pytest.fixture
 def form(demo) -> dict:
     """A vote for the first nominee of the demo's open category."""
-    with psycopg.connect(demo) as conn:
-        category, nominee = conn.execute(
-            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
-            " WHERE c.slug = 'breakthrough-artist' ORDER BY n.position LIMIT 1"
-        ).fetchone()
-    return {"category": category, "nominee": nominee}
+    return open_vote(demo)
 
 
 def entries(redis_url: str) -> list[dict[bytes, bytes]]:

@@ -83,15 +83,21 @@ def _shed() -> Response:
     return response
 
 
+@bp.after_request
+def _remember(response: Response) -> Response:
+    """A new voter's cookie rides on whatever the answer is, refusals included."""
+    return voters.remember(response)
+
+
 @bp.post("/votes")
 def cast() -> Response:
-    """Admit, judge and queue one vote; the cookie rides on whatever the answer is."""
+    """Admit, judge and queue one vote."""
     gate: admission.Admission = current_app.extensions[ADMISSION]
     if not gate.enter():
-        return _shed()
+        return _shed()  # before identify(): a shed vote sets no cookie
     try:
         voters.identify()
-        return voters.remember(_cast())
+        return _cast()
     finally:
         gate.leave()
 
