@@ -149,22 +149,33 @@ def test_the_cast_time_is_redis_clock(make_ingest, form, redis_url):
     assert cast_ms <= redis_ms and abs(cast_ms - before.timestamp() * 1000) < 5000
 
 
-def test_an_ingest_clock_off_beyond_the_tolerance_gets_503(
+def test_an_ingest_clock_ahead_beyond_the_tolerance_gets_503(
     make_ingest, form, redis_url, monkeypatch
 ):
     app = make_ingest(VOTE_CLOCK_SKEW_MS=2000)
-    # This host's clock runs 10 s behind the shared one (Redis's).
-    monkeypatch.setattr(
-        votes,
-        "server_time",
-        lambda: datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10),
-    )
+    # This host's clock runs 10 s ahead of the shared one (Redis's).
+    monkeypatch.setattr(votes, "server_time", lambda: datetime.now(UTC) + timedelta(seconds=10))
 
     response = app.test_client().post("/votes", data=form, headers=HX)
 
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert entries(redis_url) == []
     assert app.extensions["fanfare.metrics"]["votes_refused_clock_skew"] == 1
+
+
+def test_an_ingest_clock_behind_is_flagged_and_the_vote_stamped_by_redis(
+    make_ingest, form, redis_url, monkeypatch
+):
+    app = make_ingest(VOTE_CLOCK_SKEW_MS=2000)
+    # 10 s behind: the vote waited for nothing like that, so the lag is the clock's.
+    monkeypatch.setattr(votes, "server_time", lambda: datetime.now(UTC) - timedelta(seconds=10))
+
+    response = app.test_client().post("/votes", data=form, headers=HX)
+
+    assert response.status_code == 202
+    [entry] = entries(redis_url)
+    assert abs(int(entry[b"t"]) - datetime.now(UTC).timestamp() * 1000) < 5000  # Redis's clock
+    assert app.extensions["fanfare.metrics"]["votes_clock_behind"] == 1
 
 
 def test_a_clock_behind_cannot_slip_a_vote_past_the_close(redis_url):

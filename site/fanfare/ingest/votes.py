@@ -26,6 +26,7 @@ from fanfare.votes.stream import (
     RateLimit,
     Vote,
     VoteQueue,
+    behind_ms,
     parse_limits,
     server_time,
     uuid7,
@@ -133,6 +134,7 @@ def _cast() -> Response:
     )
     if not outcome.accepted:
         return _refusal(outcome, rules)
+    _check_clock(outcome)
     if not wants_fragment():
         return redirect(f"/votes/{outcome.receipt}", code=303)
     nominee = rules.nominees.get(outcome.nominee_id or 0, "")
@@ -158,6 +160,16 @@ def _receipt_fragment(nominee: str) -> str:
     return cache[nominee]
 
 
+def _check_clock(outcome: Outcome) -> None:
+    """Flag an ingest clock behind Redis's beyond the tolerance (the vote stands: it was judged
+    and stamped by Redis's clock); the script itself refuses a clock that is ahead."""
+    lag = behind_ms(outcome, server_time())
+    if lag > current_app.extensions[QUEUE].max_skew_ms:
+        stats = current_app.extensions.setdefault("fanfare.metrics", {})
+        stats["votes_clock_behind"] = stats.get("votes_clock_behind", 0) + 1
+        current_app.logger.warning("ingest clock is at least %s ms behind Redis's", lag)
+
+
 def _refusal(outcome: Outcome, rules: object) -> Response:
     """The script said no: the answer for each of its reasons."""
     if outcome.kind == "limited":
@@ -166,7 +178,7 @@ def _refusal(outcome: Outcome, rules: object) -> Response:
         raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=outcome.receipt)
     if outcome.kind in (Reason.NOT_OPEN, Reason.CLOSED):
         raise Problem(409, outcome.kind, rules=rules)
-    # Clock skew: this host's clock disagrees with Redis's beyond the tolerance. Not the fan's
+    # Clock skew: this host's clock is ahead of Redis's beyond the tolerance. Not the fan's
     # doing, and their vote must not be judged by a wrong clock: 503 until an operator fixes it.
     stats = current_app.extensions.setdefault("fanfare.metrics", {})
     stats["votes_refused_clock_skew"] = stats.get("votes_refused_clock_skew", 0) + 1

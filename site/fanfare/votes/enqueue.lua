@@ -18,12 +18,12 @@
 -- then     the stream entry's field/value pairs, without the cast time: the script adds it.
 --
 -- Replies, first element the outcome:
---   {'queued', 'vote-id nominee'}  appended to the stream just now
+--   {'queued', 'vote-id nominee', Redis's clock (Unix ms)}  appended to the stream just now
 --   {'again', 'vote-id nominee'}   this press was queued before: the same receipt, no new entry
 --   {'limited', retry after s, i}  the i-th rate limit (1-based, KEYS[4+i]) is used up
 --   {'over_quota', receipt}        the voter's quota is used; their latest receipt
 --   {'not_open' | 'closed'}        outside the window by Redis's clock
---   {'skew', ingest minus Redis ms} ingest's clock is off by more than allowed: nothing done
+--   {'skew', ingest minus Redis ms} ingest's clock is ahead by more than allowed: nothing done
 
 -- A resend of a press that was queued answers the same receipt, before any limit is charged.
 local earlier = redis.call('GET', KEYS[4])
@@ -32,11 +32,13 @@ if earlier then
 end
 
 -- The cast time is Redis's clock, shared by every ingest host: a host whose own clock runs
--- behind cannot admit votes after the real close. Its skew is bounded so it is noticed.
+-- behind cannot admit votes after the real close. Only a clock *ahead* is refused here: ingest
+-- stamped the vote before it waited for this script (in a spike, seconds), so a stamp behind
+-- Redis's is normal; ingest judges "behind" after the reply, knowing how long it waited.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local skew = tonumber(ARGV[9]) - now
-if math.abs(skew) > tonumber(ARGV[10]) then
+if skew > tonumber(ARGV[10]) then
   return {'skew', skew}
 end
 if now < tonumber(ARGV[7]) then
@@ -80,4 +82,4 @@ redis.call('HSET', KEYS[3], 's', 'queued', 'c', ARGV[5], 'n', ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 local press = ARGV[4] .. ' ' .. ARGV[6]
 redis.call('SET', KEYS[4], press, 'EX', ARGV[3])
-return {'queued', press}
+return {'queued', press, now}

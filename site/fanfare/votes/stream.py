@@ -150,6 +150,7 @@ class Outcome:
     retry_after: int | None = None  # limited: seconds until the used-up window ends
     limit: RateLimit | None = None  # limited: which one
     skew_ms: int | None = None  # skew: ingest's clock minus Redis's
+    redis_ms: int | None = None  # queued: Redis's clock when it took the vote (the cast time)
 
     @property
     def accepted(self) -> bool:
@@ -166,6 +167,17 @@ def _ms(moment: datetime) -> int:
 
 def _text(raw: object) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def behind_ms(outcome: Outcome, answered_at: datetime) -> int:
+    """How far ingest's clock is behind Redis's at least: Redis's stamp minus ingest's reply time.
+
+    Redis stamped the vote before ingest had its reply, so with agreeing clocks this is <= 0
+    whatever the wait; a positive value is the least the ingest clock lags.
+    """
+    if outcome.redis_ms is None:
+        return 0
+    return outcome.redis_ms - _ms(answered_at)
 
 
 class VoteQueue:
@@ -187,8 +199,10 @@ class VoteQueue:
     ) -> Outcome:
         """Run a vote through the limits, the quota and the window on Redis's clock; queue it.
 
-        `limits` pairs each RateLimit with its subject. Raises a redis error when Redis cannot
-        take the vote (down, out of memory): the caller answers 503, never 202.
+        `limits` pairs each RateLimit with its subject. A vote stamped more than max_skew_ms
+        ahead of Redis's clock is refused (kind "skew"); behind_ms() judges the other way.
+        Raises a redis error when Redis cannot take the vote (down, out of memory): the caller
+        answers 503, never 202.
         """
         vote_id = str(vote.vote_id)
         keys = [
@@ -218,7 +232,8 @@ class VoteQueue:
         kind, *rest = [_text(x) for x in reply]  # type: ignore[union-attr]
         if kind in ("queued", "again"):
             receipt, nominee = rest[0].split(" ")
-            return Outcome(kind=kind, receipt=receipt, nominee_id=int(nominee))
+            redis_ms = int(rest[1]) if len(rest) > 1 else None
+            return Outcome(kind=kind, receipt=receipt, nominee_id=int(nominee), redis_ms=redis_ms)
         if kind == "limited":
             return Outcome(kind=kind, retry_after=int(rest[0]), limit=limits[int(rest[1]) - 1][0])
         if kind == "over_quota":
