@@ -92,15 +92,11 @@ def _remember(response: Response) -> Response:
 
 @bp.post("/votes")
 def cast() -> Response:
-    """Admit, judge and queue one vote."""
-    gate: admission.Admission = current_app.extensions[ADMISSION]
-    if not gate.enter():
+    """Judge and queue one vote, unless admission (admission.ShedBeforeFlask) shed it."""
+    if request.environ.get(admission.ShedBeforeFlask.SHED):
         return _shed()  # before identify(): a shed vote sets no cookie
-    try:
-        voters.identify()
-        return _cast()
-    finally:
-        gate.leave()
+    voters.identify()
+    return _cast()
 
 
 def _cast() -> Response:
@@ -206,3 +202,13 @@ def init_app(app: Flask) -> None:
     app.extensions[RECEIPT_FRAGMENTS] = {}
     app.register_blueprint(bp)
     app.register_blueprint(receipts.bp)
+    gate = app.extensions[ADMISSION]
+    app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, gate, _busy_answer(app))  # type: ignore[method-assign]
+
+
+def _busy_answer(app: Flask) -> tuple[bytes, list[tuple[str, str]]]:
+    """The htmx 503 for a shed vote, body and headers, as Flask would answer it (hooks run)."""
+    with app.test_request_context("/votes", method="POST", headers={"HX-Request": "true"}):
+        response = app.process_response(_shed())
+    headers = [(k, v) for k, v in response.headers.items() if k != "Retry-After"]
+    return response.get_data(), headers
