@@ -13,6 +13,8 @@ import random
 import threading
 import time
 
+from fanfare.infra import metrics
+
 # How fast the remembered best rate fades per second: a minute to forget most of a peak.
 DECAY_PER_SECOND = 0.95
 # Seconds a shed fan waits before the client resends, before jitter; jitter spreads the resends.
@@ -91,6 +93,7 @@ class ShedBeforeFlask:
             return self.wsgi_app(environ, start_response)
         if not self.gate.enter():
             if environ.get("HTTP_HX_REQUEST") == "true":
+                metrics.vote_shed()  # Flask's metrics hook never sees this answer
                 headers = [*self.headers, ("Retry-After", str(retry_after()))]
                 start_response("503 SERVICE UNAVAILABLE", headers)
                 return [self.body]

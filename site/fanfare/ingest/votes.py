@@ -94,6 +94,7 @@ def _remember(response: Response) -> Response:
 def cast() -> Response:
     """Judge and queue one vote, unless admission (admission.ShedBeforeFlask) shed it."""
     if request.environ.get(admission.ShedBeforeFlask.SHED):
+        g.vote_refusal = "shed"  # counted by fanfare.http.metrics
         return _shed()  # before identify(): a shed vote sets no cookie
     voters.identify()
     return _cast()
@@ -178,6 +179,7 @@ def _refusal(outcome: Outcome, rules: object) -> Response:
     # doing, and their vote must not be judged by a wrong clock: 503 until an operator fixes it.
     stats = current_app.extensions.setdefault("fanfare.metrics", {})
     stats["votes_refused_clock_skew"] = stats.get("votes_refused_clock_skew", 0) + 1
+    g.vote_refusal = "clock_skew"
     current_app.logger.error("ingest clock is %s ms off Redis's: refusing votes", outcome.skew_ms)
     body = render("vote_problem", 503, reason="unavailable", retry=True)
     return service_unavailable(body, RuntimeError(f"clock skew {outcome.skew_ms} ms"))
