@@ -1,4 +1,5 @@
-"""A tiny HTTP client for edge tests: one request, the answer's status, headers and body."""
+"""A tiny HTTP client for edge tests: one request, the answer's status, headers and body; and
+the demo's open vote that the vote tests post."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import psycopg
 
 
 @dataclass
@@ -79,3 +82,13 @@ def post_vote(base: str, form: dict, headers: dict | None = None) -> tuple[int, 
         return response.status, dict(response.getheaders()), response.read().decode()
     finally:
         conn.close()
+
+
+def open_vote(database_url: str) -> dict:
+    """A vote for the first nominee of the demo's open category, as form fields."""
+    with psycopg.connect(database_url) as conn:
+        category, nominee = conn.execute(
+            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
+            " WHERE c.slug = 'breakthrough-artist' ORDER BY n.position LIMIT 1"
+        ).fetchone()
+    return {"category": category, "nominee": nominee}

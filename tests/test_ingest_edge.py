@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import psycopg
-from edge_http import post_vote
+from edge_http import open_vote, post_vote
 
 HX = {"HX-Request": "true"}
-
-
-def open_vote(database_url: str) -> dict:
-    with psycopg.connect(database_url) as conn:
-        category, nominee = conn.execute(
-            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
-            " WHERE c.slug = 'breakthrough-artist' LIMIT 1"
-        ).fetchone()
-    return {"category": category, "nominee": nominee}
 
 
 def test_spoofed_x_forwarded_for_does_not_change_the_limiter_key(make_stack, demo, redis_url):

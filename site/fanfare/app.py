@@ -39,7 +39,6 @@ def _base(name: str, overrides: dict | None) -> Flask:
     redis_client.init_app(app)
     security.init_app(app)
     bodies.init_app(app)
-    ratelimit.init_app(app)
     cache_policy.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
@@ -54,6 +53,8 @@ def create_web_app(overrides: dict | None = None) -> Flask:
     from fanfare.web import admin, fans, fragments, overlay, pages
 
     app = _base("fanfare.web", overrides)
+    # flask-limiter for editor sign-in only; votes are limited inside their one Redis script.
+    ratelimit.init_app(app)
     health.init_app(app, {"database": health.check_database, "redis": health.check_redis})
     pages.init_app(app)
     fragments.init_app(app)
@@ -69,9 +70,7 @@ def create_ingest_app(overrides: dict | None = None) -> Flask:
     """POST /votes and the receipts: Redis only on the request path."""
     from fanfare.ingest import proofs, votes
 
-    # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
-    # Retry-After (ingest/votes.py sets it).
-    app = _base("fanfare.ingest", {"RATELIMIT_HEADERS_ENABLED": False, **(overrides or {})})
+    app = _base("fanfare.ingest", overrides)
     # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health; a 202
     # promises the vote is safe, so an old or (in production) non-durable Redis is unhealthy.
     health.init_app(app, {"redis": health.check_redis_fit})

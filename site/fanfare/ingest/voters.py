@@ -15,7 +15,7 @@ from flask import current_app, g, request
 from flask.wrappers import Response
 from itsdangerous import BadSignature, Signer
 
-from fanfare.http.ratelimit import client_ip
+from fanfare.http.ratelimit import client_ip, client_subnet
 
 COOKIE = "fanfare_voter"
 COOKIE_PATH = "/votes"
@@ -23,7 +23,13 @@ COOKIE_MAX_AGE = 90 * 86400
 
 
 def _signer() -> Signer:
-    return Signer(current_app.config["SECRET_KEY"], salt="fanfare.voter")
+    return _signer_for(current_app.config["SECRET_KEY"])
+
+
+@functools.cache
+def _signer_for(secret_key: str) -> Signer:
+    """One Signer per secret: building one derives its key, which every vote would repeat."""
+    return Signer(secret_key, salt="fanfare.voter")
 
 
 def identify() -> None:
@@ -64,7 +70,23 @@ def _ip_key(secret_key: str) -> bytes:
     return hashlib.sha256(b"fanfare.ip-hash:" + secret_key.encode()).digest()
 
 
+def _keyed_hash(value: str) -> str:
+    return _keyed_hash_for(current_app.config["SECRET_KEY"], value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _keyed_hash_for(secret_key: str, value: str) -> str:
+    """HMAC-SHA256 of an address under the secret; cached, as a spike repeats addresses (NAT)."""
+    return hmac.new(_ip_key(secret_key), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def ip_hash() -> str:
     """A keyed hash of the client IP: joins a voter's votes for fraud review, reveals nothing."""
-    key = _ip_key(current_app.config["SECRET_KEY"])
-    return hmac.new(key, client_ip().encode(), hashlib.sha256).hexdigest()[:32]
+    if "ip_hash" not in g:
+        g.ip_hash = _keyed_hash(client_ip())
+    return g.ip_hash
+
+
+def subnet_hash() -> str:
+    """A keyed hash of the client's /24 or /64, for the per-subnet limit's counter."""
+    return _keyed_hash(client_subnet())

@@ -1,35 +1,44 @@
-"""POST /votes and GET /votes/<receipt>: the only PostgreSQL-free write path of the site.
+"""POST /votes: the only PostgreSQL-free write path of the site.
 
-The order of checks is the issue's: origin (security.py, before any of this), voter cookie, rate
-limits, the cached ballot, then the quota and XADD in one Redis script. Every answer is a small
-fragment (HX-Request) or page, `private, no-store`, and never a 202 unless Redis took the vote.
+The order: origin (security.py, before any of this), admission (admission.py: answer at once
+when this worker is past its budget), the form, the voter cookie, the cached ballot, then one
+Redis script (votes/enqueue.lua) for the rate limits, the window on Redis's clock, the quota,
+the press key and the XADD. Every answer is a small fragment (HX-Request) or page,
+`private, no-store`, and never a 202 unless the vote is in the stream.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 
-import psycopg
-import redis
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, g, redirect, request
 from flask.wrappers import Response
-from flask_limiter import RateLimitExceeded
-from limits.errors import StorageError
-from markupsafe import Markup
-from werkzeug.exceptions import HTTPException
 
 from fanfare.http import i18n
-from fanfare.http.cache_policy import POLL_SECONDS, PRIVATE
+from fanfare.http.cache_policy import POLL_SECONDS
 from fanfare.http.errors import service_unavailable
-from fanfare.http.ratelimit import client_ip, client_subnet, limiter
-from fanfare.infra import db, redis_client, sql
-from fanfare.ingest import ballot_cache, voters
-from fanfare.votes.ballot import Ballot, Reason, judge
-from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, receipt_key, server_time, uuid7
+from fanfare.infra import redis_client
+from fanfare.ingest import admission, ballot_cache, receipts, voters
+from fanfare.ingest.answers import Problem, install, render, wants_fragment
+from fanfare.votes.ballot import Reason, judge
+from fanfare.votes.stream import (
+    Outcome,
+    RateLimit,
+    Vote,
+    VoteQueue,
+    behind_ms,
+    parse_limits,
+    server_time,
+    uuid7,
+)
 
-bp = Blueprint("votes", __name__)
-Q = sql.queries("votes")
+bp = install(Blueprint("votes", __name__))
 QUEUE = "fanfare.vote_queue"
+LIMITS = "fanfare.vote_limits"
+ADMISSION = "fanfare.vote_admission"
+RECEIPT_FRAGMENTS = "fanfare.receipt_fragments"
+RECEIPT_SLOT = "\x00receipt\x00"  # cannot occur in a rendered name: Jinja output is text
 REASON_STATUS = {
     Reason.UNKNOWN_CATEGORY: 422,
     Reason.UNKNOWN_NOMINEE: 422,
@@ -37,39 +46,8 @@ REASON_STATUS = {
     Reason.CLOSED: 409,
     Reason.OVER_QUOTA: 409,
 }
-
-
-class Problem(HTTPException):
-    """A refused vote: its status, a reason code for the template, and what it concerned."""
-
-    def __init__(self, code: int, reason: str, **context: object) -> None:
-        super().__init__()
-        self.code = code
-        self.reason = reason
-        self.context = context
-
-
-def _wants_fragment() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _render(template: str, status: int, **context: object) -> str:
-    """The fragment for htmx, or the same fragment inside a full page for a plain form post."""
-    fragment = render_template(f"fragments/{template}.html", **context)
-    if _wants_fragment():
-        return fragment
-    return render_template("pages/vote.html", fragment=Markup(fragment), status=status, **context)
-
-
-def _answer(template: str, status: int, **context: object) -> Response:
-    """An answer of the vote path, as a fragment or a page."""
-    response = current_app.make_response((_render(template, status, **context), status))
-    response.mimetype = "text/html"
-    return response
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
+# A press key, made by the browser for one press of the Vote button (static/js/vote-retry.js).
+PRESS = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _form_id(name: str) -> int:
@@ -80,25 +58,54 @@ def _form_id(name: str) -> int:
     return int(raw)
 
 
-@bp.before_request
-def _identify() -> None:
-    if request.method == "POST":
-        voters.identify()
+def _press(vote_id: uuid.UUID) -> str:
+    """The browser's key for this press; without JS, the new vote's own id (random enough, and
+    no second draw from the OS), which the retry page keeps."""
+    raw = request.form.get("press")
+    if raw is None:
+        return vote_id.hex
+    if not PRESS.fullmatch(raw):
+        raise Problem(400, "malformed")
+    return raw
+
+
+def _limits() -> list[tuple[RateLimit, str]]:
+    """Every configured vote limit with its subject: this IP, its subnet, this voter."""
+    ip, subnet, voter = voters.ip_hash(), voters.subnet_hash(), voters.voter_id()
+    subject = {"ip": ip, "subnet": subnet, "voter": voter}
+    return [(limit, subject[limit.scope]) for limit in current_app.extensions[LIMITS]]
+
+
+def _shed() -> Response:
+    """Past this worker's budget: 503 at once, a jittered Retry-After, nothing queued."""
+    body = render("vote_problem", 503, reason="busy", retry=True)
+    response = current_app.make_response((body, 503))
+    response.mimetype = "text/html"
+    response.headers["Retry-After"] = str(admission.retry_after())
+    return response
 
 
 @bp.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = PRIVATE
+def _remember(response: Response) -> Response:
+    """A new voter's cookie rides on whatever the answer is, refusals included."""
     return voters.remember(response)
 
 
 @bp.post("/votes")
-@limiter.limit(_limit("VOTE_LIMIT_PER_IP"), key_func=client_ip)
-@limiter.limit(_limit("VOTE_LIMIT_PER_SUBNET"), key_func=client_subnet)
-@limiter.limit(_limit("VOTE_LIMIT_PER_VOTER"), key_func=voters.voter_id)
 def cast() -> Response:
-    """Judge the vote against the cached ballot, then queue it within the voter's quota."""
+    """Judge and queue one vote, unless admission (admission.ShedBeforeFlask) shed it."""
+    if request.environ.get(admission.ShedBeforeFlask.SHED):
+        g.vote_refusal = "shed"  # counted by fanfare.http.metrics
+        return _shed()  # before identify(): a shed vote sets no cookie
+    voters.identify()
+    return _cast()
+
+
+def _cast() -> Response:
+    """Judge the vote against the cached ballot, then queue it through the one script."""
     category_id, nominee_id = _form_id("category"), _form_id("nominee")
+    vote_id = uuid7()
+    g.press = press = _press(vote_id)
     ballot = ballot_cache.ballot()
     at = server_time()
     verdict = judge(ballot, category_id, nominee_id, at)
@@ -107,7 +114,7 @@ def cast() -> Response:
         raise Problem(REASON_STATUS[verdict.reason], verdict.reason, rules=rules)
     assert rules is not None and verdict.window is not None
     vote = Vote(
-        vote_id=uuid7(),
+        vote_id=vote_id,
         category_id=category_id,
         nominee_id=nominee_id,
         window_id=verdict.window.id,
@@ -116,102 +123,97 @@ def cast() -> Response:
         cast_at=at,
     )
     queue: VoteQueue = current_app.extensions[QUEUE]
-    quota_ttl = int((verdict.window.closes_at - at).total_seconds()) + KEEP_SECONDS
-    queued, receipt = queue.enqueue(vote, max_votes=rules.max_votes_per_voter, quota_ttl=quota_ttl)
-    if not queued:
-        raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=receipt)
-    if not _wants_fragment():
-        return redirect(i18n.lang_path(f"/votes/{receipt}"), code=303)
-    return _answer(
-        "vote_receipt",
-        202,
-        receipt=receipt,
-        rules=rules,
-        nominee=rules.nominees[nominee_id],
-        poll_seconds=POLL_SECONDS,
+    outcome = queue.enqueue(
+        vote,
+        press=press,
+        window=verdict.window,
+        max_votes=rules.max_votes_per_voter,
+        limits=_limits(),
     )
-
-
-def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:
-    """Category and nominee names from the cached ballot, if it can be had."""
-    try:
-        ballot: Ballot = ballot_cache.ballot()
-    except (db.DatabaseError, psycopg.OperationalError, redis.RedisError):
-        return None, None
-    rules = ballot.categories.get(category_id)
-    if rules is None:
-        return None, None
-    return rules.name, rules.nominees.get(nominee_id)
-
-
-def _status_from_db(vote_id: uuid.UUID) -> dict | None:
-    with db.connection() as conn:
-        row = conn.execute(Q.receipt_status, (vote_id,)).fetchone()
-    if row is None:
-        return None
-    return {
-        "state": "counted" if row["counted"] else "rejected",
-        "reason": row["reject_reason"],
-        "category_id": row["category_id"],
-        "nominee_id": row["nominee_id"],
-    }
-
-
-@bp.get("/votes/<receipt>")
-@bp.get("/<lang:lang>/votes/<receipt>")
-def receipt(receipt: str) -> Response:
-    """Queued, counted, or not counted with the reason: from Redis, else PostgreSQL."""
-    try:
-        vote_id = uuid.UUID(receipt)
-    except ValueError:
-        raise Problem(404, "no_receipt") from None
-    found = redis_client.client().hgetall(receipt_key(str(vote_id)))
-    if found:
-        status = {
-            "state": found.get(b"s", b"queued").decode(),
-            "reason": found[b"r"].decode() if b"r" in found else None,
-            "category_id": int(found.get(b"c", 0)),
-            "nominee_id": int(found.get(b"n", 0)),
-        }
-    else:
-        status = _status_from_db(vote_id)
-        if status is None:
-            raise Problem(404, "no_receipt")
-    category, nominee = _names(status["category_id"], status["nominee_id"])
-    return _answer(
-        "receipt_status",
-        200,
-        receipt=str(vote_id),
-        category=category,
-        nominee=nominee,
-        **status,
-    )
-
-
-@bp.errorhandler(HTTPException)
-def _refused(exc: HTTPException) -> Response:
-    """Every refusal as a friendly fragment or page with its status code."""
-    reason = exc.reason if isinstance(exc, Problem) else str(exc.code)
-    context = exc.context if isinstance(exc, Problem) else {}
-    g.vote_refusal = "rate_limited" if isinstance(exc, RateLimitExceeded) else reason  # metrics
-    response = _answer("vote_problem", exc.code or 400, reason=reason, **context)
-    if isinstance(exc, RateLimitExceeded):
-        response.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
+    if not outcome.accepted:
+        return _refusal(outcome, rules)
+    _check_clock(outcome)
+    if not wants_fragment():
+        return redirect(i18n.lang_path(f"/votes/{outcome.receipt}"), code=303)
+    nominee = rules.nominees.get(outcome.nominee_id or 0, "")
+    body = _receipt_fragment(nominee).replace(RECEIPT_SLOT, str(outcome.receipt))
+    response = current_app.make_response((body, 202))
+    response.mimetype = "text/html"
     return response
 
 
-@bp.errorhandler(redis.RedisError)
-@bp.errorhandler(StorageError)
-@bp.errorhandler(db.DatabaseError)
-@bp.errorhandler(psycopg.OperationalError)
-def _unavailable(exc: Exception) -> Response:
-    """Redis (queue or limiter) or, with no ballot yet, PostgreSQL is down: 503, never 202."""
-    g.vote_refusal = "unavailable"  # counted by fanfare.http.metrics
-    return service_unavailable(_render("vote_problem", 503, reason="unavailable"), exc)
+def _receipt_fragment(nominee: str) -> str:
+    """The 202 fragment for a nominee, rendered once with a slot for the receipt.
+
+    Rendering it per vote was about 3% of a vote's CPU; the receipt is a UUID, so putting it in
+    the slot needs no escaping. Keyed by the page's language and the name itself, so a renamed
+    nominee renders afresh and each language gets its own words.
+    """
+    cache: dict[tuple[str, str], str] = current_app.extensions[RECEIPT_FRAGMENTS]
+    key = (i18n.language().code, nominee)
+    if key not in cache:
+        if len(cache) > 10_000:  # names come from the ballot, but never let it grow unbounded
+            cache.clear()
+        cache[key] = render(
+            "vote_receipt", 202, receipt=RECEIPT_SLOT, nominee=nominee, poll_seconds=POLL_SECONDS
+        )
+    return cache[key]
+
+
+def _check_clock(outcome: Outcome) -> None:
+    """Flag an ingest clock behind Redis's beyond the tolerance (the vote stands: it was judged
+    and stamped by Redis's clock); the script itself refuses a clock that is ahead."""
+    lag = behind_ms(outcome, server_time())
+    if lag > current_app.extensions[QUEUE].max_skew_ms:
+        stats = current_app.extensions.setdefault("fanfare.metrics", {})
+        stats["votes_clock_behind"] = stats.get("votes_clock_behind", 0) + 1
+        current_app.logger.warning("ingest clock is at least %s ms behind Redis's", lag)
+
+
+def _refusal(outcome: Outcome, rules: object) -> Response:
+    """The script said no: the answer for each of its reasons."""
+    if outcome.kind == "limited":
+        raise Problem(429, "429", retry_after=outcome.retry_after)
+    if outcome.kind == "over_quota":
+        raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=outcome.receipt)
+    if outcome.kind in (Reason.NOT_OPEN, Reason.CLOSED):
+        raise Problem(409, outcome.kind, rules=rules)
+    # Clock skew: this host's clock is ahead of Redis's beyond the tolerance. Not the fan's
+    # doing, and their vote must not be judged by a wrong clock: 503 until an operator fixes it.
+    stats = current_app.extensions.setdefault("fanfare.metrics", {})
+    stats["votes_refused_clock_skew"] = stats.get("votes_refused_clock_skew", 0) + 1
+    g.vote_refusal = "clock_skew"
+    current_app.logger.error("ingest clock is %s ms off Redis's: refusing votes", outcome.skew_ms)
+    body = render("vote_problem", 503, reason="unavailable", retry=True)
+    return service_unavailable(body, RuntimeError(f"clock skew {outcome.skew_ms} ms"))
 
 
 def init_app(app: Flask) -> None:
-    """Register the vote routes, their limits, the cached ballot and the vote queue."""
+    """Register the vote routes, the limits, admission, the cached ballot and the vote queue."""
     ballot_cache.init_app(app)
-    app.extensions[QUEUE] = VoteQueue(redis_client.gatherer(app))
+    app.extensions[LIMITS] = [
+        limit
+        for scope in ("ip", "subnet", "voter")
+        for limit in parse_limits(scope, str(app.config[f"VOTE_LIMIT_PER_{scope.upper()}"]))
+    ]
+    app.extensions[ADMISSION] = admission.Admission(
+        budget_seconds=float(app.config["VOTE_BUDGET_SECONDS"]),
+        min_in_flight=int(app.config["VOTE_MIN_IN_FLIGHT"]),
+        stats=app.extensions.setdefault("fanfare.metrics", {}),
+    )
+    app.extensions[QUEUE] = VoteQueue(
+        redis_client.gatherer(app), max_skew_ms=int(app.config["VOTE_CLOCK_SKEW_MS"])
+    )
+    app.extensions[RECEIPT_FRAGMENTS] = {}
     app.register_blueprint(bp)
+    app.register_blueprint(receipts.bp)
+    gate = app.extensions[ADMISSION]
+    app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, gate, _busy_answer(app))  # type: ignore[method-assign]
+
+
+def _busy_answer(app: Flask) -> tuple[bytes, list[tuple[str, str]]]:
+    """The htmx 503 for a shed vote, body and headers, as Flask would answer it (hooks run)."""
+    with app.test_request_context("/votes", method="POST", headers={"HX-Request": "true"}):
+        response = app.process_response(_shed())
+    headers = [(k, v) for k, v in response.headers.items() if k != "Retry-After"]
+    return response.get_data(), headers
