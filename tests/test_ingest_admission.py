@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import threading
 import time
 
 import pytest
 import redis
-from edge_http import open_vote
+from edge_http import open_vote, post_vote
 
 from fanfare.app import create_ingest_app
 from fanfare.infra import db
 from fanfare.ingest.admission import Admission
+from fanfare.settings import ROOT
 from fanfare.votes.stream import STREAM
 
 HX = {"HX-Request": "true"}
@@ -111,3 +114,38 @@ def test_the_cap_follows_the_best_rate_times_the_budget():
     assert abs(gate.cap - max(10, int(answered * 0.5))) <= 1
     assert all(gate.enter() for _ in range(gate.cap))
     assert not gate.enter() and gate.stats["votes_shed"] == 1
+
+
+def test_a_flood_of_shed_votes_never_starves_the_admitted_ones(make_stack, demo, redis_url, form):
+    """A keep-alive flood far past the cap (wrk, 300 connections) on a real gunicorn gevent
+    worker: votes keep being queued through it, and the worker takes a vote at once afterwards.
+    It once held every admitted vote on the gatherer's lock for as long as the flood lasted."""
+    assert shutil.which("wrk"), "wrk is not installed: run `make test` (system-deps installs it)"
+    unlimited = {f"FANFARE_VOTE_LIMIT_PER_{k}": "100000000/minute" for k in ("IP", "SUBNET")}
+    stack = make_stack(
+        demo,
+        redis_url,
+        "ingest",
+        FANFARE_VOTE_MIN_IN_FLIGHT="20",
+        FANFARE_VOTE_BUDGET_SECONDS="0",
+        **unlimited,
+    )
+    url = stack.url("ingest") + "/votes"
+    assert post_vote(stack.url("ingest"), form, HX)[0] == 202  # warm: the ballot is loaded
+    script = ROOT / "bench" / "lua" / "vote.lua"
+    with redis.Redis.from_url(redis_url) as r:
+        flood = subprocess.Popen(
+            ["wrk", "-t2", "-c300", "-d6s", "-s", script.name, url, "--", str(form["category"]),
+             str(form["nominee"])],
+            cwd=script.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(3)
+            queued_mid_flood = r.xlen(STREAM)
+            time.sleep(2)
+            assert r.xlen(STREAM) > queued_mid_flood, "nothing was queued in the flood's middle"
+        finally:
+            flood.wait(20)
+        started = time.monotonic()
+        status, _, _ = post_vote(stack.url("ingest"), form, HX)
+        assert status == 202 and time.monotonic() - started < 2

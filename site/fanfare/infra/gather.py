@@ -51,9 +51,10 @@ class Gatherer:
         self.wait_seconds = wait_seconds
         self._scripts: dict[str, str] = {}  # sha -> source, to reload after a Redis restart
         self._pending: list[_Waiter] = []
+        # Held only for list and flag updates that cannot yield (see call()).
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._flushing = False  # a flusher is running, or is being started
 
     def script(self, source: str, sha: str) -> str:
         """Remember a script so that EVALSHA survives Redis losing its script cache."""
@@ -63,12 +64,18 @@ class Gatherer:
     def call(self, *args: object) -> object:
         """Run one command in the next flush and return its reply (or raise its error)."""
         waiter = _Waiter(args)
+        # Nothing under the lock may yield. Under gevent, Thread.is_alive() and Thread.start()
+        # both switch greenlets, and gevent's lock hands over about once per trip round the
+        # event loop: checking the flusher inside the lock made every caller wait a loop trip
+        # for it, with no timeout, and under a flood of shed 503s votes queued there for as
+        # long as the flood lasted (seen in a greenlet dump: 99 votes on this lock).
         with self._lock:
             self._pending.append(waiter)
             self._wake.set()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="redis-gather", daemon=True)
-                self._thread.start()
+            start = not self._flushing
+            self._flushing = True
+        if start:
+            threading.Thread(target=self._run, name="redis-gather", daemon=True).start()
         if not waiter.done.wait(self.wait_seconds):
             raise redis.TimeoutError("Redis did not answer in time")
         if waiter.error is not None:
@@ -77,15 +84,19 @@ class Gatherer:
 
     def _run(self) -> None:
         """Take whatever is pending, flush it as one pipeline, repeat."""
-        while True:
-            self._wake.wait()
+        try:
+            while True:
+                self._wake.wait()
+                with self._lock:
+                    batch = self._pending[: self.max_batch]
+                    del self._pending[: self.max_batch]
+                    if not self._pending:
+                        self._wake.clear()
+                if batch:
+                    self._flush(batch)
+        finally:  # killed (GreenletExit, interpreter exit): the next call starts another
             with self._lock:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                if not self._pending:
-                    self._wake.clear()
-            if batch:
-                self._flush(batch)
+                self._flushing = False
 
     def _flush(self, batch: list[_Waiter]) -> None:
         """One pipeline for the batch; every waiter hears back, whatever happened."""

@@ -94,7 +94,14 @@ class ShedBeforeFlask:
         if not self.gate.enter():
             if environ.get("HTTP_HX_REQUEST") == "true":
                 metrics.vote_shed()  # Flask's metrics hook never sees this answer
-                headers = [*self.headers, ("Retry-After", str(retry_after()))]
+                # Connection: close, so a shed client must reconnect: a keep-alive flood of cheap
+                # 503s that never yield would otherwise hold the event loop, and the admitted
+                # votes (and the Redis flusher) would wait behind it for as long as it lasts.
+                headers = [
+                    *self.headers,
+                    ("Retry-After", str(retry_after())),
+                    ("Connection", "close"),
+                ]
                 start_response("503 SERVICE UNAVAILABLE", headers)
                 return [self.body]
             environ[self.SHED] = True
