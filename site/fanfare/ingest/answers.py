@@ -1,0 +1,82 @@
+"""How ingest answers: a fragment for htmx or the same fragment in a page, always private.
+
+Shared by the cast (votes.py) and the receipts (receipts.py) blueprints: the refusal type, the
+renderer, and the handlers that turn every refusal or dependency failure into a friendly answer.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import redis
+from flask import Blueprint, current_app, render_template, request
+from flask.wrappers import Response
+from flask_limiter import RateLimitExceeded
+from limits.errors import StorageError
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from fanfare.http.cache_policy import PRIVATE
+from fanfare.http.errors import service_unavailable
+from fanfare.infra import db
+
+
+class Problem(HTTPException):
+    """A refused vote: its status, a reason code for the template, and what it concerned."""
+
+    def __init__(self, code: int, reason: str, **context: object) -> None:
+        super().__init__()
+        self.code = code
+        self.reason = reason
+        self.context = context
+
+
+def wants_fragment() -> bool:
+    """htmx asked: answer the bare fragment, not a whole page."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(template: str, status: int, **context: object) -> str:
+    """The fragment for htmx, or the same fragment inside a full page for a plain form post."""
+    fragment = render_template(f"fragments/{template}.html", **context)
+    if wants_fragment():
+        return fragment
+    return render_template("pages/vote.html", fragment=Markup(fragment), status=status, **context)
+
+
+def answer(template: str, status: int, **context: object) -> Response:
+    """An answer of the vote path, as a fragment or a page."""
+    response = current_app.make_response((render(template, status, **context), status))
+    response.mimetype = "text/html"
+    return response
+
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+def _refused(exc: HTTPException) -> Response:
+    """Every refusal as a friendly fragment or page with its status code."""
+    reason = exc.reason if isinstance(exc, Problem) else str(exc.code)
+    context = exc.context if isinstance(exc, Problem) else {}
+    response = answer("vote_problem", exc.code or 400, reason=reason, **context)
+    retry_after = context.get("retry_after")
+    if isinstance(exc, RateLimitExceeded):
+        retry_after = exc.limit.limit.get_expiry()
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _unavailable(exc: Exception) -> Response:
+    """Redis or, with no ballot yet, PostgreSQL is down: 503, never 202."""
+    return service_unavailable(render("vote_problem", 503, reason="unavailable"), exc)
+
+
+def install(bp: Blueprint) -> Blueprint:
+    """Give a blueprint ingest's answers: private, friendly refusals, 503 for dependencies."""
+    bp.after_request(_private)
+    bp.register_error_handler(HTTPException, _refused)
+    for error in (redis.RedisError, StorageError, db.DatabaseError, psycopg.OperationalError):
+        bp.register_error_handler(error, _unavailable)
+    return bp
