@@ -40,6 +40,9 @@ def ingest(demo, redis_url, app_settings):
             redis_url,
             VOTE_LIMIT_PER_IP="1000/minute",
             VOTE_LIMIT_PER_SUBNET="1000/minute",
+            # Every test fan comes from one address; the budget has its own tests (test_fraud_gate).
+            NEW_VOTER_BUDGET_PER_IP=100000,
+            NEW_VOTER_BUDGET_PER_SUBNET=100000,
         )
     )
     yield app
@@ -284,8 +287,9 @@ def test_concurrent_votes_share_pipelines(ingest, open_category, redis_url):
         codes = list(pool.map(cast, range(200)))
 
     assert codes == [202] * 200 and stream_length(redis_url) == 200
-    # Three limiter counters and one quota+XADD script per vote, in fewer flushes than commands.
-    assert stats["gather_commands"] == 800
-    assert stats["gather_flushes"] < 800
+    # Three limiter counters, the new-voter budget (each fan here is new) and one quota+XADD
+    # script per vote, in fewer flushes than commands.
+    assert stats["gather_commands"] == 1000
+    assert stats["gather_flushes"] < 1000
     metrics = ingest.test_client().get("/metrics").get_data(as_text=True)
-    assert "fanfare_gather_commands 800" in metrics
+    assert "fanfare_gather_commands 1000" in metrics

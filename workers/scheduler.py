@@ -21,6 +21,7 @@ from fanfare import settings
 from fanfare.content import after_publish, publishing
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.fraud import detection
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.scheduler")
@@ -89,11 +90,13 @@ def main() -> None:
     """Entry point for the Procfile."""
     setup_logging()
     values = settings.load()
+    redis_client = redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2)
     scheduler = Scheduler(
         conninfo=str(values["DATABASE_URL"]),
         purger=client_from_settings(values),
-        redis_client=redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2),
-        jobs=JOBS,
+        redis_client=redis_client,
+        # Fraud detection needs the thresholds and Redis (flagged networks get challenged).
+        jobs=[*JOBS, ("fraud detection", detection.job(values, redis_client))],
     )
 
     stop_on_signals(scheduler)

@@ -20,9 +20,11 @@ from fanfare.votes.stream import Vote
 
 INSERT_VOTES = """
 INSERT INTO votes (vote_id, category_id, nominee_id, window_id, voter_id, ip_hash, cast_at,
-                   counted, reject_reason)
+                   counted, reject_reason,
+                   subnet_hash, ua_hash, new_voter, challenge_solved)
 SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
-                     %s::text[], %s::timestamptz[], %s::boolean[], %s::text[])
+                     %s::text[], %s::timestamptz[], %s::boolean[], %s::text[],
+                     %s::text[], %s::text[], %s::boolean[], %s::boolean[])
 ON CONFLICT (vote_id) DO NOTHING
 RETURNING vote_id
 """
@@ -56,7 +58,8 @@ def _insert(cur: psycopg.Cursor, judged: list[tuple[Vote, Verdict]]) -> set[uuid
     """Insert every vote once; return the ids that were really new."""
     rows = [
         (v.vote_id, v.category_id, v.nominee_id, j.window.id if j.window else v.window_id,
-         v.voter_id, v.ip_hash, v.cast_at, j.valid, j.reason)
+         v.voter_id, v.ip_hash, v.cast_at, j.valid, j.reason,
+         v.subnet_hash, v.ua_hash, v.new_voter, v.challenge_solved)
         for v, j in judged
     ]  # fmt: skip
     cur.execute(INSERT_VOTES, _columns(rows))

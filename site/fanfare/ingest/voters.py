@@ -1,20 +1,20 @@
 """Who is voting: a signed random voter id in a cookie, and a keyed hash of the client IP.
 
 The cookie is HttpOnly, SameSite=Lax and scoped to Path=/votes, so cacheable page requests never
-carry it. The raw IP is never stored: only an HMAC of it under a key derived from SECRET_KEY.
+carry it. A new voter's cookie is set only once its vote was admitted (ingest/gate.py: within
+the new-voter budget or with a solved challenge), so a refused or challenged post mints no
+reusable identity. The raw IP is never stored: only an HMAC of it (fraud/signals.py).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
 import secrets
 
 from flask import current_app, g, request
 from flask.wrappers import Response
 from itsdangerous import BadSignature, Signer
 
+from fanfare.fraud import signals
 from fanfare.http.ratelimit import client_ip
 
 COOKIE = "fanfare_voter"
@@ -38,6 +38,16 @@ def identify() -> None:
         g.voter_id = secrets.token_urlsafe(16)
 
 
+def is_new() -> bool:
+    """The vote came without a known voter cookie."""
+    return bool(g.get("new_voter"))
+
+
+def admit() -> None:
+    """This new voter's vote was admitted: its cookie goes out with the answer."""
+    g.voter_admitted = True
+
+
 def voter_id() -> str:
     """The current voter's id (identify() must have run)."""
     return g.voter_id
@@ -45,7 +55,7 @@ def voter_id() -> str:
 
 def remember(response: Response) -> Response:
     """Set the cookie on the response that first saw this voter."""
-    if g.get("new_voter"):
+    if g.get("new_voter") and g.get("voter_admitted"):
         response.set_cookie(
             COOKIE,
             _signer().sign(g.voter_id).decode(),
@@ -58,13 +68,6 @@ def remember(response: Response) -> Response:
     return response
 
 
-@functools.cache
-def _ip_key(secret_key: str) -> bytes:
-    """The IP-hash key, derived once per secret rather than on every vote."""
-    return hashlib.sha256(b"fanfare.ip-hash:" + secret_key.encode()).digest()
-
-
 def ip_hash() -> str:
     """A keyed hash of the client IP: joins a voter's votes for fraud review, reveals nothing."""
-    key = _ip_key(current_app.config["SECRET_KEY"])
-    return hmac.new(key, client_ip().encode(), hashlib.sha256).hexdigest()[:32]
+    return signals.ip_hash(current_app.config["SECRET_KEY"], client_ip())

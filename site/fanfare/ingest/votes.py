@@ -13,7 +13,7 @@ from flask.wrappers import Response
 from fanfare.http.cache_policy import POLL_SECONDS
 from fanfare.http.ratelimit import client_ip, client_subnet, limiter
 from fanfare.infra import redis_client
-from fanfare.ingest import ballot_cache, receipts, voters
+from fanfare.ingest import ballot_cache, gate, receipts, voters
 from fanfare.ingest.answers import Problem, answer, install, wants_fragment
 from fanfare.votes.ballot import Reason, judge
 from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, server_time, uuid7
@@ -66,6 +66,10 @@ def cast() -> Response:
     if verdict.reason is not None:
         raise Problem(REASON_STATUS[verdict.reason], verdict.reason, rules=rules)
     assert rules is not None and verdict.window is not None
+    quota_ttl = int((verdict.window.closes_at - at).total_seconds()) + KEEP_SECONDS
+    admission = gate.admit(category_id, nominee_id, verdict.window.id, quota_ttl)
+    if admission.challenge:
+        return gate.challenged(admission.challenge, rules)
     vote = Vote(
         vote_id=uuid7(),
         category_id=category_id,
@@ -74,9 +78,12 @@ def cast() -> Response:
         voter_id=voters.voter_id(),
         ip_hash=voters.ip_hash(),
         cast_at=at,
+        subnet_hash=gate.subnet_hash(),
+        ua_hash=gate.ua_hash(),
+        new_voter=voters.is_new(),
+        challenge_solved=admission.solved,
     )
     queue: VoteQueue = current_app.extensions[QUEUE]
-    quota_ttl = int((verdict.window.closes_at - at).total_seconds()) + KEEP_SECONDS
     queued, receipt = queue.enqueue(vote, max_votes=rules.max_votes_per_voter, quota_ttl=quota_ttl)
     if not queued:
         raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=receipt)
@@ -95,6 +102,7 @@ def cast() -> Response:
 def init_app(app: Flask) -> None:
     """Register the vote routes, their limits, the cached ballot and the vote queue."""
     ballot_cache.init_app(app)
+    gate.init_app(app)
     app.extensions[QUEUE] = VoteQueue(redis_client.gatherer(app))
     app.register_blueprint(bp)
     app.register_blueprint(receipts.bp)

@@ -67,6 +67,11 @@ class Vote:
     voter_id: str
     ip_hash: str
     cast_at: datetime  # ingest's clock, to the millisecond: the rules are judged by it
+    # Review signals (fraud/signals.py): keyed hashes only, never raw values.
+    subnet_hash: str = ""
+    ua_hash: str = ""
+    new_voter: bool = False  # this vote minted its voter (no known cookie)
+    challenge_solved: bool = False  # it came with a solved proof of work or a ripe time lock
 
     def fields(self) -> dict[str, str]:
         """The stream entry's fields."""
@@ -78,6 +83,10 @@ class Vote:
             "u": self.voter_id,
             "h": self.ip_hash,
             "t": str(round(self.cast_at.timestamp() * 1000)),
+            "s": self.subnet_hash,
+            "a": self.ua_hash,
+            "f": "1" if self.new_voter else "0",
+            "p": "1" if self.challenge_solved else "0",
         }
 
 
@@ -102,6 +111,11 @@ def decode(fields: dict[bytes, bytes]) -> Vote:
             voter_id=voter,
             ip_hash=fields.get(b"h", b"").decode()[:64],
             cast_at=datetime.fromtimestamp(int(fields[b"t"]) / 1000, UTC),
+            # Entries queued before these fields existed decode with the defaults.
+            subnet_hash=fields.get(b"s", b"").decode()[:64],
+            ua_hash=fields.get(b"a", b"").decode()[:64],
+            new_voter=fields.get(b"f") == b"1",
+            challenge_solved=fields.get(b"p") == b"1",
         )
     except (KeyError, ValueError, UnicodeDecodeError, OverflowError, OSError) as exc:
         raise DecodeError(f"undecodable entry: {exc}") from exc

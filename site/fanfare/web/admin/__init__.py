@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from fanfare.web.admin import accounts, auth, base, editing, editors  # noqa: F401  (they add routes)
+from fanfare.web.admin import (  # noqa: F401  (they add routes)
+    accounts,
+    auth,
+    base,
+    editing,
+    editors,
+    fraud,
+)
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
 
 
