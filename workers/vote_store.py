@@ -15,32 +15,11 @@ from collections.abc import Iterable
 import psycopg
 from psycopg.rows import tuple_row
 
+from fanfare.infra import sql
 from fanfare.votes.ballot import Ballot, Reason, Verdict, allowed_votes, judge, load_ballot
 from fanfare.votes.stream import Vote
 
-INSERT_VOTES = """
-INSERT INTO votes (vote_id, category_id, nominee_id, window_id, voter_id, ip_hash, cast_at,
-                   counted, reject_reason,
-                   subnet_hash, ua_hash, new_voter, challenge_solved)
-SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
-                     %s::text[], %s::timestamptz[], %s::boolean[], %s::text[],
-                     %s::text[], %s::text[], %s::boolean[], %s::boolean[])
-ON CONFLICT (vote_id) DO NOTHING
-RETURNING vote_id
-"""
-# Sorted, so concurrent writers lock usage and tally rows in the same order (no deadlocks).
-USE_QUOTA = """
-INSERT INTO voter_usage (window_id, voter_id, used)
-SELECT * FROM unnest(%s::bigint[], %s::text[], %s::int[]) ORDER BY 1, 2
-ON CONFLICT (window_id, voter_id) DO UPDATE SET used = voter_usage.used + EXCLUDED.used
-RETURNING window_id, voter_id, used
-"""
-ADD_TALLIES = """
-INSERT INTO tallies (category_id, nominee_id, votes)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) ORDER BY 1, 2
-ON CONFLICT (category_id, nominee_id)
-DO UPDATE SET votes = tallies.votes + EXCLUDED.votes, updated_at = now()
-"""
+Q = sql.queries("votes")
 
 Status = tuple[str, str | None]  # ("counted" | "rejected", reason)
 
@@ -62,7 +41,7 @@ def _insert(cur: psycopg.Cursor, judged: list[tuple[Vote, Verdict]]) -> set[uuid
          v.subnet_hash, v.ua_hash, v.new_voter, v.challenge_solved)
         for v, j in judged
     ]  # fmt: skip
-    cur.execute(INSERT_VOTES, _columns(rows))
+    cur.execute(Q.insert_votes, _columns(rows))
     return {row[0] for row in cur.fetchall()}
 
 
@@ -70,9 +49,7 @@ def _decided_before(cur: psycopg.Cursor, vote_ids: list[uuid.UUID]) -> dict[uuid
     """What an earlier transaction decided for redelivered votes."""
     if not vote_ids:
         return {}
-    cur.execute(
-        "SELECT vote_id, counted, reject_reason FROM votes WHERE vote_id = ANY(%s)", (vote_ids,)
-    )
+    cur.execute(Q.decided_before, (vote_ids,))
     return {vid: ("counted", None) if ok else ("rejected", why) for vid, ok, why in cur}
 
 
@@ -87,17 +64,14 @@ def _over_quota(cur: psycopg.Cursor, ballot: Ballot, fresh: list[tuple[Vote, int
     if not asked:
         return set()
     keys = sorted(asked)
-    cur.execute(USE_QUOTA, _columns((w, voter, len(asked[(w, voter)])) for w, voter in keys))
+    cur.execute(Q.use_quota, _columns((w, voter, len(asked[(w, voter)])) for w, voter in keys))
     over = set()
     for window_id, voter_id, used in cur.fetchall():
         mine = asked[(window_id, voter_id)]
         quota = ballot.categories[mine[0].category_id].max_votes_per_voter
         over |= {v.vote_id for v in mine[allowed_votes(used - len(mine), len(mine), quota) :]}
     if over:
-        cur.execute(
-            "UPDATE votes SET counted = false, reject_reason = %s WHERE vote_id = ANY(%s)",
-            (Reason.OVER_QUOTA.value, list(over)),
-        )
+        cur.execute(Q.reject_votes, (Reason.OVER_QUOTA.value, list(over)))
     return over
 
 
@@ -106,7 +80,7 @@ def _add_tallies(cur: psycopg.Cursor, counted: list[Vote]) -> None:
     for vote in counted:
         tally[(vote.category_id, vote.nominee_id)] += 1
     if tally:
-        cur.execute(ADD_TALLIES, _columns((c, n, tally[(c, n)]) for c, n in sorted(tally)))
+        cur.execute(Q.add_tallies, _columns((c, n, tally[(c, n)]) for c, n in sorted(tally)))
 
 
 def store(conn: psycopg.Connection, votes: list[Vote]) -> tuple[dict[uuid.UUID, Status], set[int]]:

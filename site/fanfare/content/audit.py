@@ -6,6 +6,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from fanfare.infra import sql
+
+Q = sql.queries("audit")
+
 
 def record(
     conn: psycopg.Connection,
@@ -17,8 +21,7 @@ def record(
 ) -> None:
     """Append one entry; `editor` is {"id", "email"} (id None for the scheduler)."""
     conn.execute(
-        "INSERT INTO audit_log (editor_id, editor_email, action, kind, target_id, detail)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
+        Q.record,
         (editor.get("id"), editor["email"], action, kind, target_id, Jsonb(detail or {})),
     )
 
@@ -26,8 +29,4 @@ def record(
 def recent(conn: psycopg.Connection, limit: int = 200) -> list[dict]:
     """The newest entries first."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT at, editor_email, action, kind, target_id, detail FROM audit_log"
-            " ORDER BY at DESC, id DESC LIMIT %s",
-            (limit,),
-        ).fetchall()
+        return cur.execute(Q.recent, (limit,)).fetchall()

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fanfare.http.cache_policy import immutable
+from fanfare.infra import sql
 from fanfare.settings import ROOT
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -33,6 +34,7 @@ WIDTHS = (160, 320, 640, 1280)
 OUTPUTS = (("webp", "WEBP", {"quality": 80, "method": 4}), ("jpeg", "JPEG", {"quality": 82}))
 
 bp = Blueprint("media", __name__)
+Q = sql.queries("media")
 
 
 class PhotoError(ValueError):
@@ -121,10 +123,7 @@ def store(conn: psycopg.Connection, data: bytes, alt: str, media_root: Path) -> 
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             # The row comes last: it is what makes the files reachable from a page.
             return cur.execute(
-                "INSERT INTO photos (digest, width, height, alt, renditions)"
-                " VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (digest) DO UPDATE SET renditions = EXCLUDED.renditions"
-                " RETURNING *",
+                Q.store_photo,
                 (
                     digest,
                     upright.width,
@@ -149,7 +148,7 @@ def get_photo(conn: psycopg.Connection, photo_id: int | None) -> dict | None:
     if photo_id is None:
         return None
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM photos WHERE id = %s", (photo_id,)).fetchone()
+        return cur.execute(Q.photo_by_id, (photo_id,)).fetchone()
 
 
 @bp.get("/media/<path:name>")

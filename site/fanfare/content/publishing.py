@@ -21,7 +21,9 @@ from psycopg.types.json import Jsonb
 
 from fanfare.content import audit
 from fanfare.edge import keys
+from fanfare.infra import sql
 
+Q = sql.queries("publishing")
 SCHEDULER = {"id": None, "email": "scheduler"}
 
 
@@ -93,11 +95,8 @@ def _time(value: str | datetime) -> datetime:
 
 def live(conn: psycopg.Connection, kind: str, target_id: int, *, lock: bool = False) -> dict | None:
     """The live row (whatever its published_at), with a category's windows."""
-    row = _one(
-        conn,
-        f"SELECT * FROM {KINDS[kind].table} WHERE id = %s" + (" FOR UPDATE" if lock else ""),
-        (target_id,),
-    )
+    query = Q.live_row_locked if lock else Q.live_row
+    row = _one(conn, query.format(table=KINDS[kind].table), (target_id,))
     if row is not None and kind == "category":
         row["windows"] = windows(conn, target_id)
     return row
@@ -105,22 +104,12 @@ def live(conn: psycopg.Connection, kind: str, target_id: int, *, lock: bool = Fa
 
 def windows(conn: psycopg.Connection, category_id: int) -> list[dict]:
     """A category's voting windows in time order."""
-    return _rows(
-        conn,
-        "SELECT id, opens_at, closes_at FROM voting_windows WHERE category_id = %s"
-        " ORDER BY opens_at, id",
-        (category_id,),
-    )
+    return _rows(conn, Q.windows, (category_id,))
 
 
 def draft(conn: psycopg.Connection, kind: str, target_id: int) -> dict | None:
     """The pending draft of a row: data, publish_at, updated_at; None if there is none."""
-    row = _one(
-        conn,
-        "SELECT data, publish_at, updated_at, updated_by FROM drafts"
-        " WHERE kind = %s AND target_id = %s",
-        (kind, target_id),
-    )
+    row = _one(conn, Q.draft, (kind, target_id))
     if row is not None:
         row["data"] = from_json(kind, row["data"])
     return row
@@ -148,14 +137,8 @@ def status(row: dict, at: datetime) -> str:
 def listing(conn: psycopg.Connection, kind: str, where: str = "", params: tuple = ()) -> list:
     """Rows of a kind with their working name and whether a draft is pending."""
     order = "t.starts_at DESC NULLS LAST, t.id DESC" if kind == "event" else "t.position, t.id"
-    return _rows(
-        conn,
-        f"SELECT t.*, coalesce(d.data->>'name', t.name) AS working_name,"
-        f" d.id IS NOT NULL AS has_draft, d.publish_at AS draft_publish_at"
-        f" FROM {KINDS[kind].table} t LEFT JOIN drafts d ON d.kind = %s AND d.target_id = t.id"
-        f" {where} ORDER BY {order}",
-        (kind, *params),
-    )
+    query = Q.listing.format(table=KINDS[kind].table, where=where, order=order)
+    return _rows(conn, query, (kind, *params))
 
 
 # ---- writing -------------------------------------------------------------------------------
@@ -169,13 +152,12 @@ def create(conn: psycopg.Connection, kind: str, data: dict, editor: dict, parent
     if kind in PARENT:
         columns.append(PARENT[kind])
         values.append(parent_id)
-    sql = (
-        f"INSERT INTO {spec.table} ({', '.join(columns)})"
-        f" VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id"
+    query = Q.insert_row.format(
+        table=spec.table, columns=", ".join(columns), values=", ".join(["%s"] * len(columns))
     )
     try:
         with conn.transaction():
-            new_id = _one(conn, sql, tuple(values))["id"]
+            new_id = _one(conn, query, tuple(values))["id"]
             if kind == "category":
                 _apply_windows(conn, new_id, data.get("windows", []))
             audit.record(conn, editor, "create", kind, new_id, {"name": data.get("name")})
@@ -192,12 +174,7 @@ def save_draft(conn: psycopg.Connection, kind: str, target_id: int, data: dict, 
         current.get("windows", [])
     ):
         changed.append("windows")
-    conn.execute(
-        "INSERT INTO drafts (kind, target_id, data, updated_by) VALUES (%s, %s, %s, %s)"
-        " ON CONFLICT (kind, target_id) DO UPDATE"
-        " SET data = EXCLUDED.data, updated_by = EXCLUDED.updated_by, updated_at = now()",
-        (kind, target_id, Jsonb(to_json(data)), editor["id"]),
-    )
+    conn.execute(Q.save_draft, (kind, target_id, Jsonb(to_json(data)), editor["id"]))
     audit.record(conn, editor, "save draft", kind, target_id, {"fields": changed})
 
 
@@ -207,7 +184,7 @@ def _window_times(windows: list[dict]) -> list[tuple[datetime, datetime]]:
 
 def discard(conn: psycopg.Connection, kind: str, target_id: int, editor: dict) -> None:
     """Throw the pending draft away."""
-    conn.execute("DELETE FROM drafts WHERE kind = %s AND target_id = %s", (kind, target_id))
+    conn.execute(Q.delete_draft, (kind, target_id))
     audit.record(conn, editor, "discard draft", kind, target_id)
 
 
@@ -228,26 +205,17 @@ def publish(
         if at is not None and at > now:
             if visible:
                 # A live row keeps showing its current version until the scheduler publishes.
-                updated = conn.execute(
-                    "UPDATE drafts SET publish_at = %s WHERE kind = %s AND target_id = %s",
-                    (at, kind, target_id),
-                )
+                updated = conn.execute(Q.schedule_draft, (at, kind, target_id))
                 if updated.rowcount == 0:
                     raise PublishError("There are no unpublished changes to schedule.")
             else:
                 _apply_draft(conn, kind, row)
-                conn.execute(
-                    f"UPDATE {KINDS[kind].table} SET published_at = %s WHERE id = %s",
-                    (at, target_id),
-                )
+                conn.execute(Q.schedule_row.format(table=KINDS[kind].table), (at, target_id))
             audit.record(conn, editor, "schedule", kind, target_id, {"at": at.isoformat()})
             return set()
         changed = _apply_draft(conn, kind, row)
         if not visible:
-            conn.execute(
-                f"UPDATE {KINDS[kind].table} SET published_at = now() WHERE id = %s",
-                (target_id,),
-            )
+            conn.execute(Q.publish_row.format(table=KINDS[kind].table), (target_id,))
         audit.record(conn, editor, "publish", kind, target_id, {"fields": sorted(changed)})
         fresh = live(conn, kind, target_id)
         return affected_keys(
@@ -267,13 +235,8 @@ def unpublish(conn: psycopg.Connection, kind: str, target_id: int, editor: dict)
         if row is None:
             raise PublishError("That item does not exist any more.")
         was_visible = row["published_at"] is not None and row["published_at"] <= _now(conn)
-        conn.execute(
-            f"UPDATE {KINDS[kind].table} SET published_at = NULL WHERE id = %s", (target_id,)
-        )
-        conn.execute(
-            "UPDATE drafts SET publish_at = NULL WHERE kind = %s AND target_id = %s",
-            (kind, target_id),
-        )
+        conn.execute(Q.unpublish_row.format(table=KINDS[kind].table), (target_id,))
+        conn.execute(Q.unschedule_draft, (kind, target_id))
         audit.record(conn, editor, "unpublish", kind, target_id)
         return affected_keys(conn, kind, row, disappeared=True) if was_visible else set()
 
@@ -296,7 +259,7 @@ def _apply_draft(conn: psycopg.Connection, kind: str, row: dict) -> dict:
         try:
             with conn.transaction():
                 conn.execute(
-                    f"UPDATE {spec.table} SET {assignments}, updated_at = now() WHERE id = %s",
+                    Q.update_row.format(table=spec.table, assignments=assignments),
                     (*changed.values(), row["id"]),
                 )
         except psycopg.errors.UniqueViolation as exc:
@@ -304,7 +267,7 @@ def _apply_draft(conn: psycopg.Connection, kind: str, row: dict) -> dict:
     if kind == "category" and "windows" in data:
         if _apply_windows(conn, row["id"], data["windows"]):
             changed["windows"] = data["windows"]
-    conn.execute("DELETE FROM drafts WHERE kind = %s AND target_id = %s", (kind, row["id"]))
+    conn.execute(Q.delete_draft, (kind, row["id"]))
     return changed
 
 
@@ -314,24 +277,18 @@ def _apply_windows(conn: psycopg.Connection, category_id: int, wanted: list[dict
     keep = {w["id"] for w in wanted if w.get("id") in current}
     changed = False
     for gone in set(current) - keep:
-        if _one(conn, "SELECT 1 AS x FROM votes WHERE window_id = %s LIMIT 1", (gone,)):
+        if _one(conn, Q.window_has_votes, (gone,)):
             raise PublishError("A voting window that already has votes cannot be removed.")
-        conn.execute("DELETE FROM voting_windows WHERE id = %s", (gone,))
+        conn.execute(Q.delete_window, (gone,))
         changed = True
     for w in wanted:
         opens, closes = _time(w["opens_at"]), _time(w["closes_at"])
         old = current.get(w.get("id"))
         if old is None:
-            conn.execute(
-                "INSERT INTO voting_windows (category_id, opens_at, closes_at) VALUES (%s, %s, %s)",
-                (category_id, opens, closes),
-            )
+            conn.execute(Q.insert_window, (category_id, opens, closes))
             changed = True
         elif (old["opens_at"], old["closes_at"]) != (opens, closes):
-            conn.execute(
-                "UPDATE voting_windows SET opens_at = %s, closes_at = %s WHERE id = %s",
-                (opens, closes, old["id"]),
-            )
+            conn.execute(Q.update_window, (opens, closes, old["id"]))
             changed = True
     return changed
 
@@ -343,7 +300,7 @@ def affected_keys(conn: psycopg.Connection, kind: str, row: dict, **change: bool
     """The surrogate keys of every cached page that shows this row (edge/keys.py decides)."""
     categories: list[int] = []
     if kind == "event" and (change.get("appeared") or change.get("disappeared")):
-        ids = _rows(conn, "SELECT id FROM categories WHERE event_id = %s", (row["id"],))
+        ids = _rows(conn, Q.event_categories, (row["id"],))
         categories = [c["id"] for c in ids]
     return keys.content_changed(kind, row, event_category_ids=categories, **change)
 
@@ -357,20 +314,12 @@ def due(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
     Rows whose own published_at passes appear by the clock; edge/transitions.py purges those.
     """
     changed: set[str] = set()
-    for pending in _rows(
-        conn,
-        "SELECT kind, target_id, updated_by FROM drafts WHERE publish_at <= %s"
-        " ORDER BY publish_at FOR UPDATE SKIP LOCKED",
-        (now,),
-    ):
+    for pending in _rows(conn, Q.due_drafts, (now,)):
         try:
             changed |= publish(conn, pending["kind"], pending["target_id"], SCHEDULER)
         except PublishError as exc:
             # Leave it for an editor to fix, and stop retrying it every tick.
-            conn.execute(
-                "UPDATE drafts SET publish_at = NULL WHERE kind = %s AND target_id = %s",
-                (pending["kind"], pending["target_id"]),
-            )
+            conn.execute(Q.unschedule_draft, (pending["kind"], pending["target_id"]))
             audit.record(
                 conn, SCHEDULER, "scheduled publish failed", pending["kind"],
                 pending["target_id"], {"reason": str(exc)},

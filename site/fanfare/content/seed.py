@@ -10,6 +10,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from fanfare.content.catalog import now
+from fanfare.infra import sql
+
+Q = sql.queries("seed")
 
 # (slug, name, description, results_mode, max votes, window relative to now in days, votes)
 CATEGORIES = [
@@ -158,31 +161,26 @@ def slugify(text: str) -> str:
 
 def seed_demo(conn: psycopg.Connection) -> bool:
     """Insert the demo event unless any event exists; return whether it seeded."""
-    if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone():
+    if conn.execute(Q.any_event).fetchone():
         return False
     at = now()
     published = at - timedelta(days=30)
     (event_id,) = conn.execute(
-        "INSERT INTO events (slug, name, tagline, starts_at, published_at)"
-        " VALUES ('fan-awards-2026', 'Fan Awards 2026', %s, %s, %s) RETURNING id",
+        Q.insert_event,
         ("Your votes decide. Live from the arena, 28 November.", at + timedelta(days=5), published),
     ).fetchone()
     for position, (slug, name, desc, mode, quota, (opens, closes), final) in enumerate(CATEGORIES):
         (category_id,) = conn.execute(
-            "INSERT INTO categories (event_id, slug, name, description, position,"
-            " max_votes_per_voter, results_mode, published_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            Q.insert_category,
             (event_id, slug, name, desc, position, quota, mode, published),
         ).fetchone()
         (window_id,) = conn.execute(
-            "INSERT INTO voting_windows (category_id, opens_at, closes_at)"
-            " VALUES (%s, %s, %s) RETURNING id",
+            Q.insert_window,
             (category_id, at + timedelta(days=opens), at + timedelta(days=closes)),
         ).fetchone()
         for n_position, (n_name, tagline, bio) in enumerate(NOMINEES[slug]):
             conn.execute(
-                "INSERT INTO nominees (category_id, slug, name, tagline, bio, position,"
-                " published_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                Q.insert_nominee,
                 (category_id, slugify(n_name), n_name, tagline, bio, n_position, published),
             )
         if final:
@@ -193,22 +191,9 @@ def seed_demo(conn: psycopg.Connection) -> bool:
 def _cast_final_votes(conn: psycopg.Connection, category_id: int, window_id: int, closed) -> None:
     """Real, counted votes for a closed category, and tallies that agree with them."""
     conn.execute(
-        """
-        INSERT INTO votes (vote_id, category_id, nominee_id, window_id, voter_id, cast_at, counted)
-        SELECT gen_random_uuid(), n.category_id, n.id, %(window)s,
-               'demo-' || n.id || '-' || g, %(closed)s - g * interval '1 minute', true
-        FROM nominees n
-        CROSS JOIN LATERAL generate_series(1, 400 + ((n.id * 7919) %% 1300)) g
-        WHERE n.category_id = %(category)s
-        """,
-        {"window": window_id, "closed": closed, "category": category_id},
+        Q.cast_final_votes, {"window": window_id, "closed": closed, "category": category_id}
     )
-    conn.execute(
-        "INSERT INTO tallies (category_id, nominee_id, votes)"
-        " SELECT category_id, nominee_id, count(*) FROM votes"
-        " WHERE category_id = %s AND counted GROUP BY 1, 2",
-        (category_id,),
-    )
+    conn.execute(Q.tally_counted_votes, (category_id,))
 
 
 @click.command("seed-demo")

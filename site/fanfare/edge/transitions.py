@@ -13,41 +13,24 @@ from datetime import datetime, timedelta
 import psycopg
 
 from fanfare.edge import keys
+from fanfare.infra import sql
+
+Q = sql.queries("transitions")
 
 # Each moment is purged twice: at the tick that passes it, and again ECHO later. The second
 # purge catches a page that was rendered just before the moment but reached the edge just
 # after the first purge, and the up-to-one-second overshoot of a whole-second s-maxage.
 ECHO = timedelta(seconds=2)
 
-WINDOWS = """
-SELECT w.category_id, c.event_id, w.closes_at > %(since)s AND w.closes_at <= %(now)s AS closed
-FROM voting_windows w JOIN categories c ON c.id = w.category_id
-WHERE (w.opens_at > %(since)s AND w.opens_at <= %(now)s)
-   OR (w.closes_at > %(since)s AND w.closes_at <= %(now)s)
-"""
-
-PUBLISHED = """
-SELECT 'event' AS kind, id, NULL::bigint AS event_id, NULL::bigint AS category_id,
-       ARRAY(SELECT c.id FROM categories c WHERE c.event_id = events.id) AS category_ids
-FROM events
-WHERE published_at > %(since)s AND published_at <= %(now)s
-UNION ALL
-SELECT 'category', id, event_id, NULL, NULL FROM categories
-WHERE published_at > %(since)s AND published_at <= %(now)s
-UNION ALL
-SELECT 'nominee', id, NULL, category_id, NULL FROM nominees
-WHERE published_at > %(since)s AND published_at <= %(now)s
-"""
-
 
 def keys_between(conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
     """Keys of everything whose state changes by the clock in (since, now]."""
     window = {"since": since, "now": now}
     changed: set[str] = set()
-    for category_id, event_id, closed in conn.execute(WINDOWS, window).fetchall():
+    for category_id, event_id, closed in conn.execute(Q.windows_moved, window).fetchall():
         changed |= keys.window_changed(category_id, event_id, closed=closed)
     for kind, row_id, event_id, category_id, category_ids in conn.execute(
-        PUBLISHED, window
+        Q.published, window
     ).fetchall():
         # Content that goes live by the clock appears exactly as if it were published now.
         row = {"id": row_id, "event_id": event_id, "category_id": category_id}

@@ -22,51 +22,10 @@ import redis
 from psycopg.rows import tuple_row
 
 from fanfare.fraud.budget import mark_suspect
+from fanfare.infra import sql
 
 log = logging.getLogger(__name__)
-SAMPLE = 10  # votes kept as evidence per flag
-
-# One branch per kind: the signal column, whether it is per nominee, and its threshold.
-_BRANCH = """
-  SELECT '{kind}' AS kind, {column} AS subject, category_id, {nominee} AS nominee_id, bucket,
-         count(*) AS n, min(cast_at) AS first_at, max(cast_at) AS last_at,
-         (array_agg(vote_id ORDER BY cast_at))[1:{sample}] AS sample, %({kind})s AS threshold
-  FROM recent WHERE {column} <> '' {extra}
-  GROUP BY 2, 3, 4, 5 HAVING count(*) >= %({kind})s
-"""
-_BRANCHES = [
-    ("ip", "ip_hash", "nominee_id", ""),
-    ("subnet", "subnet_hash", "nominee_id", ""),
-    ("ua", "ua_hash", "nominee_id", ""),
-    ("new_voters", "subnet_hash", "0", "AND new_voter"),
-]
-DETECT = (
-    """
-WITH recent AS (
-  SELECT vote_id, category_id, nominee_id, ip_hash, subnet_hash, ua_hash, new_voter, cast_at,
-         date_bin(make_interval(secs => %(window)s), cast_at, TIMESTAMPTZ 'epoch') AS bucket
-  FROM votes
-  WHERE cast_at >= date_bin(make_interval(secs => %(window)s), %(now)s, TIMESTAMPTZ 'epoch')
-                   - make_interval(secs => %(window)s)
-    AND invalidation_id IS NULL
-), bursts AS ("""
-    + "  UNION ALL".join(
-        _BRANCH.format(kind=k, column=c, nominee=n, extra=e, sample=SAMPLE)
-        for k, c, n, e in _BRANCHES
-    )
-    + """)
-INSERT INTO fraud_flags (kind, subject, category_id, nominee_id, bucket_start, window_seconds,
-                         vote_count, threshold, first_vote_at, last_vote_at, sample_vote_ids)
-SELECT kind, subject, category_id, nominee_id, bucket, %(window)s, n, threshold, first_at,
-       last_at, sample
-FROM bursts
-ON CONFLICT (kind, subject, category_id, nominee_id, bucket_start) DO UPDATE
-SET vote_count = EXCLUDED.vote_count, last_vote_at = EXCLUDED.last_vote_at,
-    sample_vote_ids = EXCLUDED.sample_vote_ids, updated_at = now()
-WHERE fraud_flags.vote_count <> EXCLUDED.vote_count
-RETURNING id, kind, subject, (xmax = 0) AS tripped
-"""
-)
+Q = sql.queries("fraud")  # detect keeps a sample of 10 votes per flag as evidence
 # Which suspect key (budget.py) each kind of flag sets.
 SUSPECT_KIND = {"ip": "ip", "subnet": "subnet", "new_voters": "subnet"}
 
@@ -85,14 +44,17 @@ class Thresholds:
     @classmethod
     def from_settings(cls, values: Mapping[str, object]) -> Thresholds:
         """The thresholds from settings.load()."""
-        number = {name: int(str(values[name])) for name in values if name.startswith("DETECT_")}
+
+        def number(name: str) -> int:
+            return int(str(values[name]))
+
         return cls(
-            window_seconds=number["DETECT_WINDOW_SECONDS"],
-            per_ip=number["DETECT_PER_IP"],
-            per_subnet=number["DETECT_PER_SUBNET"],
-            per_ua=number["DETECT_PER_UA"],
-            new_voters_per_subnet=number["DETECT_NEW_VOTERS_PER_SUBNET"],
-            suspect_seconds=int(str(values["SUSPECT_SECONDS"])),
+            window_seconds=number("DETECT_WINDOW_SECONDS"),
+            per_ip=number("DETECT_PER_IP"),
+            per_subnet=number("DETECT_PER_SUBNET"),
+            per_ua=number("DETECT_PER_UA"),
+            new_voters_per_subnet=number("DETECT_NEW_VOTERS_PER_SUBNET"),
+            suspect_seconds=number("SUSPECT_SECONDS"),
         )
 
 
@@ -107,7 +69,7 @@ def detect(conn: psycopg.Connection, now: datetime, limits: Thresholds) -> list[
         "new_voters": limits.new_voters_per_subnet,
     }
     with conn.cursor(row_factory=tuple_row) as cur:
-        return cur.execute(DETECT, params).fetchall()
+        return cur.execute(Q.detect, params).fetchall()
 
 
 def challenge_flagged(client: redis.Redis, flags: list[tuple], seconds: int) -> None:

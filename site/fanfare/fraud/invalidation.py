@@ -14,39 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from fanfare.content import audit
+from fanfare.infra import sql
 
 # The signal columns a selection may name; nothing else reaches the SQL as an identifier.
 COLUMNS = {"ip": "ip_hash", "subnet": "subnet_hash", "ua": "ua_hash"}
-MARK = sql.SQL("""
-WITH hit AS (
-  UPDATE votes SET invalidation_id = %(id)s
-  WHERE counted AND invalidation_id IS NULL AND {column} = %(subject)s
-    AND cast_at >= %(from)s AND cast_at < %(to)s {extra}
-  RETURNING category_id, nominee_id
-)
-SELECT category_id, nominee_id, count(*) FROM hit GROUP BY 1, 2 ORDER BY 1, 2
-""")
-UNMARK = """
-WITH hit AS (
-  UPDATE votes SET invalidation_id = NULL WHERE invalidation_id = %(id)s
-  RETURNING category_id, nominee_id
-)
-SELECT category_id, nominee_id, count(*) FROM hit GROUP BY 1, 2 ORDER BY 1, 2
-"""
-LOCK_TALLIES = """
-SELECT 1 FROM tallies WHERE (category_id, nominee_id) IN (SELECT * FROM unnest(%s::bigint[],
-  %s::bigint[])) ORDER BY category_id, nominee_id FOR UPDATE
-"""
-MOVE_TALLIES = """
-UPDATE tallies t SET votes = t.votes + d.delta, updated_at = now()
-FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS d(category_id, nominee_id, delta)
-WHERE t.category_id = d.category_id AND t.nominee_id = d.nominee_id
-"""
+Q = sql.queries("fraud")
+# Narrowing clauses mark_votes may take, fixed strings only.
+NARROW = {
+    "category_id": " AND category_id = %(category_id)s",
+    "nominee_id": " AND nominee_id = %(nominee_id)s",
+}
 
 
 class NothingToDo(ValueError):
@@ -83,11 +64,7 @@ class Selection:
 def for_flag(conn: psycopg.Connection, flag_id: int) -> Selection:
     """The votes behind a flag: its signal, category (and nominee) within its time bucket."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        row = cur.execute(
-            "SELECT kind, subject, category_id, nominee_id, bucket_start,"
-            " bucket_start + make_interval(secs => window_seconds) FROM fraud_flags WHERE id = %s",
-            (flag_id,),
-        ).fetchone()
+        row = cur.execute(Q.flag_selection, (flag_id,)).fetchone()
     if row is None:
         raise NothingToDo("no such flag")
     kind, subject, category_id, nominee_id, start, end = row
@@ -109,8 +86,8 @@ def _move(cur: psycopg.Cursor, changed: list[tuple[int, int, int]], sign: int) -
     if not changed:
         return
     categories, nominees, counts = (list(column) for column in zip(*changed, strict=True))
-    cur.execute(LOCK_TALLIES, (categories, nominees))
-    cur.execute(MOVE_TALLIES, (categories, nominees, [sign * n for n in counts]))
+    cur.execute(Q.lock_tallies, (categories, nominees))
+    cur.execute(Q.move_tallies, (categories, nominees, [sign * n for n in counts]))
 
 
 def _summary(changed: list[tuple[int, int, int]]) -> tuple[int, set[int]]:
@@ -126,29 +103,22 @@ def invalidate(
         raise NothingToDo("a reason is required")
     if selection.kind not in COLUMNS or not selection.subject:
         raise NothingToDo("choose an IP, subnet or User-Agent hash")
-    extra = sql.SQL("")
     params: dict = {"subject": selection.subject, "from": selection.start, "to": selection.end}
-    narrower = {"category_id": selection.category_id, "nominee_id": selection.nominee_id}
-    for name, value in narrower.items():
-        if value is not None:
-            extra += sql.SQL(" AND {} = %({})s").format(sql.Identifier(name), sql.SQL(name))
-            params[name] = value
+    params |= {"category_id": selection.category_id, "nominee_id": selection.nominee_id}
+    extra = "".join(clause for name, clause in NARROW.items() if params[name] is not None)
     if selection.new_voters_only:
-        extra += sql.SQL(" AND new_voter")
+        extra += " AND new_voter"
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         (params["id"],) = cur.execute(
-            "INSERT INTO fraud_invalidations (editor_id, editor_email, reason, flag_id,"
-            " selection, vote_count) VALUES (%s, %s, %s, %s, %s, 0) RETURNING id",
+            Q.insert_invalidation,
             (editor.get("id"), editor["email"], reason, selection.flag_id,
              Jsonb(selection.as_json())),
         ).fetchone()  # fmt: skip
-        query = MARK.format(column=sql.Identifier(COLUMNS[selection.kind]), extra=extra)
+        query = Q.mark_votes.format(column=COLUMNS[selection.kind], extra=extra)
         changed = cur.execute(query, params).fetchall()
         _move(cur, changed, -1)
         count, categories = _summary(changed)
-        cur.execute(
-            "UPDATE fraud_invalidations SET vote_count = %s WHERE id = %s", (count, params["id"])
-        )
+        cur.execute(Q.set_invalidation_count, (count, params["id"]))
         detail = {"reason": reason, "votes": count, "selection": selection.as_json()}
         audit.record(conn, editor, "invalidate votes", "fraud", params["id"], detail)
     return params["id"], count, categories
@@ -162,20 +132,13 @@ def undo(
     if not reason:
         raise NothingToDo("a reason is required")
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        row = cur.execute(
-            "SELECT undone_at FROM fraud_invalidations WHERE id = %s FOR UPDATE",
-            (invalidation_id,),
-        ).fetchone()
+        row = cur.execute(Q.invalidation_for_undo, (invalidation_id,)).fetchone()
         if row is None or row[0] is not None:
             raise NothingToDo("no such invalidation, or already undone")
-        changed = cur.execute(UNMARK, {"id": invalidation_id}).fetchall()
+        changed = cur.execute(Q.unmark_votes, {"id": invalidation_id}).fetchall()
         _move(cur, changed, +1)
         count, categories = _summary(changed)
-        cur.execute(
-            "UPDATE fraud_invalidations SET undone_at = now(), undone_by = %s, undo_reason = %s"
-            " WHERE id = %s",
-            (editor["email"], reason, invalidation_id),
-        )
+        cur.execute(Q.mark_undone, (editor["email"], reason, invalidation_id))
         detail = {"reason": reason, "votes": count}
         audit.record(conn, editor, "undo invalidation", "fraud", invalidation_id, detail)
     return count, categories
@@ -184,7 +147,4 @@ def undo(
 def recent(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
     """Invalidations, newest first."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT * FROM fraud_invalidations ORDER BY created_at DESC, id DESC LIMIT %s",
-            (limit,),
-        ).fetchall()
+        return cur.execute(Q.recent_invalidations, (limit,)).fetchall()

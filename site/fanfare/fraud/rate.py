@@ -9,22 +9,15 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import tuple_row
 
-RATE = """
-SELECT
-  (SELECT coalesce(sum(vote_count), 0) FROM fraud_flags
-   WHERE updated_at >= now() - make_interval(mins => %(minutes)s)) AS flagged,
-  (SELECT count(*) FROM fraud_flags
-   WHERE created_at >= now() - make_interval(mins => %(minutes)s)) AS flags,
-  (SELECT coalesce(sum(vote_count), 0) FROM fraud_invalidations
-   WHERE created_at >= now() - make_interval(mins => %(minutes)s) AND undone_at IS NULL)
-   AS invalidated
-"""
+from fanfare.infra import sql
+
+Q = sql.queries("fraud")
 
 
 def fraud_rate(conn: psycopg.Connection, minutes: int = 5) -> dict[str, float]:
     """Over the last `minutes`: flagged votes/min, new flags/min, invalidated votes/min."""
     with conn.cursor(row_factory=tuple_row) as cur:
-        flagged, flags, invalidated = cur.execute(RATE, {"minutes": minutes}).fetchone()
+        flagged, flags, invalidated = cur.execute(Q.fraud_rate, {"minutes": minutes}).fetchone()
     return {
         "flagged_votes_per_minute": float(flagged) / minutes,
         "flags_per_minute": float(flags) / minutes,

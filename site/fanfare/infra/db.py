@@ -13,9 +13,12 @@ from flask.cli import with_appcontext
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from fanfare.infra import sql
+
 EXTENSION = "fanfare.db"
 # Any fixed number: migrations from concurrent starts wait for each other.
 MIGRATION_LOCK = 727_001
+Q = sql.queries("migrate")
 
 
 class DatabaseError(RuntimeError):
@@ -87,21 +90,14 @@ def migrate(conninfo: str) -> list[str]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version int PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for number, name, sql in migrations():
+            conn.execute(Q.create_schema_migrations)
+            done = {row[0] for row in conn.execute(Q.applied_versions)}
+            for number, name, script in migrations():
                 if number in done:
                     continue
                 with conn.transaction():
-                    conn.execute(sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (number, name),
-                    )
+                    conn.execute(script)
+                    conn.execute(Q.record_migration, (number, name))
                 applied_now.append(name)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

@@ -9,12 +9,13 @@ import redis
 from flask import Blueprint
 from flask.wrappers import Response
 
-from fanfare.infra import db, redis_client
+from fanfare.infra import db, redis_client, sql
 from fanfare.ingest import ballot_cache
 from fanfare.ingest.answers import Problem, answer, install
 from fanfare.votes.ballot import Ballot
 from fanfare.votes.stream import receipt_key
 
+Q = sql.queries("votes")
 bp = install(Blueprint("receipts", __name__))
 
 
@@ -32,10 +33,7 @@ def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:
 
 def _status_from_db(vote_id: uuid.UUID) -> dict | None:
     with db.connection() as conn:
-        row = conn.execute(
-            "SELECT counted, reject_reason, category_id, nominee_id FROM votes WHERE vote_id = %s",
-            (vote_id,),
-        ).fetchone()
+        row = conn.execute(Q.receipt_status, (vote_id,)).fetchone()
     if row is None:
         return None
     return {

@@ -11,6 +11,10 @@ import psycopg
 import redis
 from psycopg.rows import tuple_row
 
+from fanfare.infra import sql
+
+Q = sql.queries("ballot")
+
 
 class WindowState(enum.StrEnum):
     """Where a voting window stands at a given moment."""
@@ -141,24 +145,15 @@ def forget_shared(client: redis.Redis) -> None:
     client.delete(SHARED_CACHE_PREFIX + SHARED_CACHE_KEY)
 
 
-BALLOT_QUERIES = (
-    "SELECT c.id, c.slug, c.name, c.max_votes_per_voter FROM categories c"
-    " JOIN events e ON e.id = c.event_id AND e.published_at <= now()"
-    " WHERE c.published_at <= now()",
-    "SELECT id, category_id, opens_at, closes_at FROM voting_windows ORDER BY opens_at",
-    "SELECT id, category_id, name FROM nominees WHERE published_at <= now()",
-)
-
-
 def load_ballot(conn: psycopg.Connection) -> Ballot:
     """The ballot as PostgreSQL has it now, in three small queries."""
     cur = conn.cursor(row_factory=tuple_row)
-    categories = cur.execute(BALLOT_QUERIES[0]).fetchall()
+    categories = cur.execute(Q.categories).fetchall()
     windows: dict[int, list[Window]] = {}
-    for wid, category_id, opens_at, closes_at in cur.execute(BALLOT_QUERIES[1]):
+    for wid, category_id, opens_at, closes_at in cur.execute(Q.windows):
         windows.setdefault(category_id, []).append(Window(wid, opens_at, closes_at))
     nominees: dict[int, dict[int, str]] = {}
-    for nid, category_id, name in cur.execute(BALLOT_QUERIES[2]):
+    for nid, category_id, name in cur.execute(Q.nominees):
         nominees.setdefault(category_id, {})[nid] = name
     return Ballot(
         {

@@ -13,10 +13,13 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from psycopg.rows import dict_row
 
+from fanfare.infra import sql
+
 ROLES = ("editor", "admin")
 MIN_PASSWORD_LENGTH = 12
 # OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+Q = sql.queries("accounts")
 
 
 class AccountError(ValueError):
@@ -50,10 +53,7 @@ def create_editor(conn: psycopg.Connection, email: str, password: str, role: str
         raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
     try:
         with conn.transaction():
-            row = conn.execute(
-                "INSERT INTO editors (email, password_hash, role) VALUES (%s, %s, %s) RETURNING id",
-                (email, hash_password(password), role),
-            ).fetchone()
+            row = conn.execute(Q.insert_editor, (email, hash_password(password), role)).fetchone()
     except psycopg.errors.UniqueViolation as exc:
         raise AccountError(f"An account for {email} exists already.") from exc
     return row["id"] if isinstance(row, dict) else row[0]
@@ -62,10 +62,7 @@ def create_editor(conn: psycopg.Connection, email: str, password: str, role: str
 def authenticate(conn: psycopg.Connection, email: str, password: str) -> dict | None:
     """The active editor with this email and password, or None; always runs one hash verify."""
     with conn.cursor(row_factory=dict_row) as cur:
-        editor = cur.execute(
-            "SELECT id, email, role, password_hash FROM editors WHERE email = %s AND active",
-            (normalize_email(email),),
-        ).fetchone()
+        editor = cur.execute(Q.editor_for_sign_in, (normalize_email(email),)).fetchone()
     try:
         HASHER.verify(editor["password_hash"] if editor else _decoy_hash(), password)
     except (VerificationError, InvalidHashError):
@@ -73,41 +70,33 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> dict | 
     if editor is None:
         return None
     if HASHER.check_needs_rehash(editor["password_hash"]):
-        conn.execute(
-            "UPDATE editors SET password_hash = %s WHERE id = %s",
-            (HASHER.hash(password), editor["id"]),
-        )
-    conn.execute("UPDATE editors SET last_login_at = now() WHERE id = %s", (editor["id"],))
+        conn.execute(Q.set_password_hash, (HASHER.hash(password), editor["id"]))
+    conn.execute(Q.record_login, (editor["id"],))
     return {k: editor[k] for k in ("id", "email", "role")}
 
 
 def get_editor(conn: psycopg.Connection, editor_id: int) -> dict | None:
     """An active editor by id."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT id, email, role FROM editors WHERE id = %s AND active", (editor_id,)
-        ).fetchone()
+        return cur.execute(Q.active_editor, (editor_id,)).fetchone()
 
 
 def list_editors(conn: psycopg.Connection) -> list[dict]:
     """Every account, active first."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT id, email, role, active, created_at, last_login_at FROM editors"
-            " ORDER BY active DESC, email"
-        ).fetchall()
+        return cur.execute(Q.all_editors).fetchall()
 
 
 def set_active(conn: psycopg.Connection, editor_id: int, active: bool) -> None:
     """Enable or disable an account (the caller revokes its sessions)."""
-    conn.execute("UPDATE editors SET active = %s WHERE id = %s", (active, editor_id))
+    conn.execute(Q.set_active, (active, editor_id))
 
 
 def set_role(conn: psycopg.Connection, editor_id: int, role: str) -> None:
     """Make an account an editor or an admin."""
     if role not in ROLES:
         raise AccountError(f"The role must be one of {', '.join(ROLES)}.")
-    conn.execute("UPDATE editors SET role = %s WHERE id = %s", (role, editor_id))
+    conn.execute(Q.set_role, (role, editor_id))
 
 
 @click.command("create-editor")

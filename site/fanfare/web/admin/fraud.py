@@ -15,21 +15,17 @@ from fanfare.edge import keys, purge
 from fanfare.fraud import invalidation
 from fanfare.fraud.invalidation import NothingToDo, Selection
 from fanfare.fraud.rate import fraud_rate
-from fanfare.infra import db, redis_client
+from fanfare.infra import db, redis_client, sql
 from fanfare.web.admin.base import admin_required, bp
 from fanfare.web.admin.forms import parse_time
 
-FLAGS = """
-SELECT f.*, c.name AS category, n.name AS nominee FROM fraud_flags f
-LEFT JOIN categories c ON c.id = f.category_id LEFT JOIN nominees n ON n.id = f.nominee_id
-ORDER BY f.created_at DESC, f.id DESC LIMIT %s
-"""
+Q = sql.queries("fraud")
 
 
 def _page(error: str | None = None, status: int = 200) -> Response:
     with db.connection() as conn:
         with conn.cursor(row_factory=dict_row) as cur:
-            flags = cur.execute(FLAGS, (200,)).fetchall()
+            flags = cur.execute(Q.flags_newest, (200,)).fetchall()
         body = render_template(
             "admin/fraud.html",
             flags=flags,
