@@ -185,7 +185,9 @@ def test_without_js_the_time_lock_ripens_then_counts_once(ingest, category, redi
     assert early.status_code == 200 and "press Vote again in" in early.get_data(as_text=True)
     time.sleep(1.2)
     ready = fan.get(html.unescape(refresh), headers={"X-Forwarded-For": "192.0.2.70"})
-    assert ready.status_code == 200 and "Ready: press Vote again" in ready.get_data(as_text=True)
+    ready_page = ready.get_data(as_text=True)
+    assert ready.status_code == 200 and "Ready: press Vote again" in ready_page
+    assert 'http-equiv="refresh"' not in ready_page  # ripe: no more refreshing
     counted = post(fan, "192.0.2.70", {**form, "timelock": token}, fragment=False)
     replay = post(ingest.test_client(), "192.0.2.70", {**form, "timelock": token}, fragment=False)
     stolen = post(ingest.test_client(), "192.0.2.99", {**form, "timelock": token}, fragment=False)
