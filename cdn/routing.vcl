@@ -31,13 +31,22 @@ sub vcl_backend_response {
 
 sub vcl_backend_error {
     if (bereq.url ~ "^/votes(/|\?|$)") {
-        // Ingest could not be reached: the fan's form shows a friendly refusal with a retry hint,
-        // never Varnish's own error page. Nothing was queued, so nothing was accepted.
+        // Ingest could not be reached, or all of the edge's connections to it are busy
+        // (.max_connections in backends.vcl): answer at once, never queue or time out. The
+        // htmx form waits Retry-After and resends; the jitter (2-5 s) spreads the resends.
+        // Nothing reached ingest, so nothing was queued and nothing accepted.
         set beresp.http.Content-Type = "text/html; charset=utf-8";
         set beresp.http.Cache-Control = "private, no-store";
-        set beresp.http.Retry-After = "5";
-        set beresp.body = {"<p class="vote-problem" role="alert">We're very busy right now and your vote was not sent. Please try again in a few seconds.</p>
+        set beresp.http.Retry-After = std.integer(real=std.random(2, 6), fallback=5);
+        if (bereq.http.HX-Request == "true") {
+            set beresp.body = {"<div class="notice error vote-problem" role="alert"><p>We're very busy right now, so your vote wasn't sent yet. Please try again in a few seconds.</p></div>
 "};
+        } else {
+            // Without JavaScript the fan gets a page: the Back button returns to the form,
+            // with their choice still ticked.
+            set beresp.body = {"<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Your vote wasn't sent · fanfare</title><h1>Your vote wasn't sent yet</h1><p class="vote-problem" role="alert">We're very busy right now, so your vote wasn't sent. Please go back, wait a few seconds and press Vote again.</p><p><a href="/">Back to the awards</a></p></html>
+"};
+        }
         return (deliver);
     }
 }

@@ -116,6 +116,24 @@ class CategoryPage(FanPage):
         self.vote_form.get_by_label(name, exact=True).check()
         self.vote_form.get_by_role("button", name=re.compile(r"^Vote")).click()
 
+    @property
+    def vote_outcome(self) -> Locator:
+        """Where htmx shows the answer to a vote: busy and retrying, the receipt, a refusal."""
+        return self.page.locator("#vote-outcome")
+
+
+class VoteRefusedPage(FanPage):
+    """The no-JS page of a vote that was not taken; when busy, it offers the same vote again."""
+
+    @property
+    def again_form(self) -> Locator:
+        """The form that sends the same vote (same choice, same press key) once more."""
+        return self.page.locator("form.vote-form")
+
+    def send_again(self) -> None:
+        """Press the button that sends the vote again."""
+        self.again_form.get_by_role("button", name="Send my vote again").click()
+
 
 class NomineePage(FanPage):
     """A nominee's page: photo, bio and the way to the category's vote."""

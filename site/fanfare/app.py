@@ -28,7 +28,6 @@ def _base(name: str, overrides: dict | None) -> Flask:
     app.extensions[purge.EXTENSION] = purge.client_from_settings(app.config)
     redis_client.init_app(app)
     security.init_app(app)
-    ratelimit.init_app(app)
     cache_policy.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
@@ -42,6 +41,8 @@ def create_web_app(overrides: dict | None = None) -> Flask:
     from fanfare.web import admin, fragments, pages
 
     app = _base("fanfare.web", overrides)
+    # flask-limiter for editor sign-in only; votes are limited inside their one Redis script.
+    ratelimit.init_app(app)
     health.init_app(app, {"database": health.check_database, "redis": health.check_redis})
     pages.init_app(app)
     fragments.init_app(app)
@@ -55,9 +56,7 @@ def create_ingest_app(overrides: dict | None = None) -> Flask:
     """POST /votes and the receipts: Redis only on the request path."""
     from fanfare.ingest import votes
 
-    # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
-    # Retry-After (ingest/votes.py sets it).
-    app = _base("fanfare.ingest", {"RATELIMIT_HEADERS_ENABLED": False, **(overrides or {})})
+    app = _base("fanfare.ingest", overrides)
     # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
     health.init_app(app, {"redis": health.check_redis})
     votes.init_app(app)

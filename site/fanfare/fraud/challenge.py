@@ -4,8 +4,10 @@ Proof of work: altcha's v2 API (signed canonical-JSON parameters, the release pa
 splicing). The challenge is issued in deterministic mode with a key signature, so verifying costs
 two HMACs, not a key derivation. It carries its category in its signed data, expires in minutes
 and is accepted once: the library keeps no replay store, so each used challenge is remembered
-in Redis (SET NX) until it expires. The time lock is a signed token that ripens N seconds after
-it was issued, bound to the category and the client's IP hash, and also accepted once.
+in Redis until it expires: accept_*() name that marker, and the enqueue script refuses a vote
+whose marker exists and sets it when it queues one (votes/enqueue.lua). The time lock is a
+signed token that ripens N seconds after it was issued, bound to the category and the client's
+IP hash, and also accepted once. Redis-free and Flask-free.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import altcha
@@ -22,7 +23,6 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from fanfare.fraud.signals import keyed_hash
 
 ALGORITHM = "PBKDF2/SHA-256"  # native in every browser's WebCrypto, so the worker needs no code
-RedisCall = Callable[..., object]  # Gatherer.call or Redis.execute_command
 
 
 class Refused(Exception):
@@ -55,14 +55,8 @@ class ChallengeRules:
 
 
 def used_key(kind: str, token: str) -> str:
-    """Present once a challenge (by signature) or time lock (by nonce) has been accepted."""
+    """Present once a challenge (by signature) or time lock (by its signed value) was used."""
     return f"challenge-used:{kind}:{token}"
-
-
-def _consume(call: RedisCall, kind: str, token: str, seconds: int) -> None:
-    """Accept a token once: SET NX until it would have expired anyway."""
-    if not call("SET", used_key(kind, token), "1", "NX", "EX", max(seconds, 1)):
-        raise Refused("already used")
 
 
 def issue_pow(rules: ChallengeRules, category_id: int) -> dict:
@@ -79,8 +73,8 @@ def issue_pow(rules: ChallengeRules, category_id: int) -> dict:
     return challenge.to_dict()
 
 
-def accept_pow(rules: ChallengeRules, call: RedisCall, payload: str, category_id: int) -> None:
-    """Verify a solution for this category and spend it, or raise Refused."""
+def accept_pow(rules: ChallengeRules, payload: str, category_id: int) -> tuple[str, int]:
+    """Verify a solution for this category: its used marker and seconds left, or Refused."""
     try:
         parsed = altcha.Payload.from_base64(payload)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
@@ -95,7 +89,7 @@ def accept_pow(rules: ChallengeRules, call: RedisCall, payload: str, category_id
         raise Refused("not verified")
     if (params.data or {}).get("category") != str(category_id):
         raise Refused("another category")
-    _consume(call, "pow", str(parsed.challenge.signature), params.expires_at - int(time.time()))
+    return used_key("pow", str(parsed.challenge.signature)), params.expires_at - int(time.time())
 
 
 def _timelock_signer(rules: ChallengeRules) -> TimestampSigner:
@@ -122,6 +116,6 @@ def timelock_wait(rules: ChallengeRules, token: str, category_id: int, ip_hash: 
     return max(0, rules.timelock_seconds - int(time.time() - issued.timestamp()))
 
 
-def accept_timelock(rules: ChallengeRules, call: RedisCall, token: str) -> None:
-    """Spend a ripe time lock (timelock_wait() returned 0), or raise Refused."""
-    _consume(call, "timelock", token.rsplit(".", 2)[0], rules.expires_seconds)
+def timelock_used(rules: ChallengeRules, token: str) -> tuple[str, int]:
+    """A ripe time lock's (timelock_wait() returned 0) used marker and how long to keep it."""
+    return used_key("timelock", token.rsplit(".", 2)[0]), rules.expires_seconds

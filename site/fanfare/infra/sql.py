@@ -17,6 +17,9 @@ import re
 from functools import cache
 from importlib import resources
 
+import psycopg
+from psycopg.rows import dict_row
+
 NAME = re.compile(r"--\s*name:\s*(\S*)\s*$")
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -73,3 +76,16 @@ def queries(domain: str) -> Queries:
     source = f"sql/queries/{domain}.sql"
     text = (resources.files("fanfare") / "sql" / "queries" / f"{domain}.sql").read_text()
     return Queries(source, parse(text, source))
+
+
+def rows(conn: psycopg.Connection, query: str, params: tuple | dict = ()) -> list[dict]:
+    """Run a query with dict rows, whatever the connection's row factory is."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+def one(conn: psycopg.Connection, query: str, params: tuple | dict = ()) -> dict | None:
+    """The first row of a query as a dict, or None."""
+    found = rows(conn, query, params)
+    return found[0] if found else None

@@ -6,9 +6,11 @@ renderer, and the handlers that turn every refusal or dependency failure into a 
 
 from __future__ import annotations
 
+import secrets
+
 import psycopg
 import redis
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from limits.errors import StorageError
@@ -35,12 +37,28 @@ def wants_fragment() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def render(template: str, status: int, **context: object) -> str:
-    """The fragment for htmx, or the same fragment inside a full page for a plain form post."""
+def retry_form() -> dict[str, str] | None:
+    """The vote to offer again on a no-JS refusal page: same choice, same press key."""
+    form = request.form
+    category, nominee = form.get("category", ""), form.get("nominee", "")
+    if not (category.isdigit() and nominee.isdigit()):
+        return None
+    press = g.get("press") or form.get("press") or secrets.token_urlsafe(16)
+    return {"category": category, "nominee": nominee, "press": press}
+
+
+def render(template: str, status: int, *, retry: bool = False, **context: object) -> str:
+    """The fragment for htmx, or the same fragment inside a full page for a plain form post.
+
+    With `retry` the page (not the fragment: the htmx client resends by itself) carries the
+    vote's form again, so a fan without JavaScript presses once more instead of starting over.
+    """
     fragment = render_template(f"fragments/{template}.html", **context)
     if wants_fragment():
         return fragment
-    return render_template("pages/vote.html", fragment=Markup(fragment), status=status, **context)
+    again = retry_form() if retry else None
+    page = "pages/vote.html"
+    return render_template(page, fragment=Markup(fragment), status=status, again=again, **context)
 
 
 def answer(template: str, status: int, **context: object) -> Response:
@@ -70,7 +88,7 @@ def _refused(exc: HTTPException) -> Response:
 
 def _unavailable(exc: Exception) -> Response:
     """Redis or, with no ballot yet, PostgreSQL is down: 503, never 202."""
-    return service_unavailable(render("vote_problem", 503, reason="unavailable"), exc)
+    return service_unavailable(render("vote_problem", 503, reason="unavailable", retry=True), exc)
 
 
 def install(bp: Blueprint) -> Blueprint:

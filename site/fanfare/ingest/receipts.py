@@ -17,6 +17,7 @@ from fanfare.votes.stream import receipt_key
 
 Q = sql.queries("votes")
 bp = install(Blueprint("receipts", __name__))
+Q = sql.queries("votes")
 
 
 def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:

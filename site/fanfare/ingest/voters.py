@@ -1,13 +1,14 @@
-"""Who is voting: a signed random voter id in a cookie, and a keyed hash of the client IP.
+"""Who is voting: a signed random voter id in a cookie, and keyed hashes of IP, subnet and UA.
 
 The cookie is HttpOnly, SameSite=Lax and scoped to Path=/votes, so cacheable page requests never
-carry it. A new voter's cookie is set only once its vote was admitted (ingest/gate.py: within
-the new-voter budget or with a solved challenge), so a refused or challenged post mints no
-reusable identity. The raw IP is never stored: only an HMAC of it (fraud/signals.py).
+carry it. A new voter's cookie is set only once its vote was queued (within the new-voter
+budget or with a solved challenge, ingest/gate.py), so a refused or challenged post mints no
+reusable identity. Raw IPs and User-Agents are never stored: only HMACs (fraud/signals.py).
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from flask import current_app, g, request
@@ -15,7 +16,7 @@ from flask.wrappers import Response
 from itsdangerous import BadSignature, Signer
 
 from fanfare.fraud import signals
-from fanfare.http.ratelimit import client_ip
+from fanfare.http.ratelimit import client_ip, client_subnet
 
 COOKIE = "fanfare_voter"
 COOKIE_PATH = "/votes"
@@ -23,7 +24,13 @@ COOKIE_MAX_AGE = 90 * 86400
 
 
 def _signer() -> Signer:
-    return Signer(current_app.config["SECRET_KEY"], salt="fanfare.voter")
+    return _signer_for(current_app.config["SECRET_KEY"])
+
+
+@functools.cache
+def _signer_for(secret_key: str) -> Signer:
+    """One Signer per secret: building one derives its key, which every vote would repeat."""
+    return Signer(secret_key, salt="fanfare.voter")
 
 
 def identify() -> None:
@@ -44,7 +51,7 @@ def is_new() -> bool:
 
 
 def admit() -> None:
-    """This new voter's vote was admitted: its cookie goes out with the answer."""
+    """This new voter's vote was queued: its cookie goes out with the answer."""
     g.voter_admitted = True
 
 
@@ -54,7 +61,7 @@ def voter_id() -> str:
 
 
 def remember(response: Response) -> Response:
-    """Set the cookie on the response that first saw this voter."""
+    """Set the cookie on the answer that queued this new voter's first vote."""
     if g.get("new_voter") and g.get("voter_admitted"):
         response.set_cookie(
             COOKIE,
@@ -70,4 +77,16 @@ def remember(response: Response) -> Response:
 
 def ip_hash() -> str:
     """A keyed hash of the client IP: joins a voter's votes for fraud review, reveals nothing."""
-    return signals.ip_hash(current_app.config["SECRET_KEY"], client_ip())
+    if "ip_hash" not in g:
+        g.ip_hash = signals.ip_hash(current_app.config["SECRET_KEY"], client_ip())
+    return g.ip_hash
+
+
+def subnet_hash() -> str:
+    """A keyed hash of the client's /24 or /64: the per-subnet limit and budget, and review."""
+    return signals.subnet_hash(current_app.config["SECRET_KEY"], client_subnet())
+
+
+def ua_hash() -> str:
+    """A keyed hash of the User-Agent, for review."""
+    return signals.ua_hash(current_app.config["SECRET_KEY"], request.user_agent.string)

@@ -1,25 +1,42 @@
 """POST /votes: the only PostgreSQL-free write path of the site.
 
-The order of checks is the issue's: origin (security.py, before any of this), voter cookie, rate
-limits, the cached ballot, then the quota and XADD in one Redis script. Every answer is a small
-fragment (HX-Request) or page, `private, no-store`, and never a 202 unless Redis took the vote.
+The order: origin (security.py, before any of this), admission (admission.py: answer at once
+when this worker is past its budget), the form, the voter cookie, the cached ballot, then one
+Redis script (votes/enqueue.lua) for the rate limits, the window on Redis's clock, the new-voter
+budget (gate.py), the quota, the press key and the XADD. Every answer is a small fragment
+(HX-Request) or page, `private, no-store`, and never a 202 unless the vote is in the stream.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, redirect, request
+import re
+import uuid
+
+from flask import Blueprint, Flask, current_app, g, redirect, request
 from flask.wrappers import Response
 
 from fanfare.http.cache_policy import POLL_SECONDS
-from fanfare.http.ratelimit import client_ip, client_subnet, limiter
+from fanfare.http.errors import service_unavailable
 from fanfare.infra import redis_client
-from fanfare.ingest import ballot_cache, gate, receipts, voters
-from fanfare.ingest.answers import Problem, answer, install, wants_fragment
+from fanfare.ingest import admission, ballot_cache, gate, receipts, voters
+from fanfare.ingest.answers import Problem, install, render, wants_fragment
 from fanfare.votes.ballot import Reason, judge
-from fanfare.votes.stream import KEEP_SECONDS, Vote, VoteQueue, server_time, uuid7
+from fanfare.votes.stream import (
+    Outcome,
+    RateLimit,
+    Vote,
+    VoteQueue,
+    parse_limits,
+    server_time,
+    uuid7,
+)
 
 bp = install(Blueprint("votes", __name__))
 QUEUE = "fanfare.vote_queue"
+LIMITS = "fanfare.vote_limits"
+ADMISSION = "fanfare.vote_admission"
+RECEIPT_FRAGMENTS = "fanfare.receipt_fragments"
+RECEIPT_SLOT = "\x00receipt\x00"  # cannot occur in a rendered name: Jinja output is text
 REASON_STATUS = {
     Reason.UNKNOWN_CATEGORY: 422,
     Reason.UNKNOWN_NOMINEE: 422,
@@ -27,10 +44,8 @@ REASON_STATUS = {
     Reason.CLOSED: 409,
     Reason.OVER_QUOTA: 409,
 }
-
-
-def _limit(name: str):
-    return lambda: current_app.config[name]
+# A press key, made by the browser for one press of the Vote button (static/js/vote-retry.js).
+PRESS = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _form_id(name: str) -> int:
@@ -41,24 +56,51 @@ def _form_id(name: str) -> int:
     return int(raw)
 
 
-@bp.before_request
-def _identify() -> None:
-    if request.method == "POST":
-        voters.identify()
+def _press(vote_id: uuid.UUID) -> str:
+    """The browser's key for this press; without JS, the new vote's own id (random enough, and
+    no second draw from the OS), which the retry page keeps."""
+    raw = request.form.get("press")
+    if raw is None:
+        return vote_id.hex
+    if not PRESS.fullmatch(raw):
+        raise Problem(400, "malformed")
+    return raw
 
 
-@bp.after_request
-def _remember(response: Response) -> Response:
-    return voters.remember(response)
+def _limits() -> list[tuple[RateLimit, str]]:
+    """Every configured vote limit with its subject: this IP, its subnet, this voter."""
+    ip, subnet, voter = voters.ip_hash(), voters.subnet_hash(), voters.voter_id()
+    subject = {"ip": ip, "subnet": subnet, "voter": voter}
+    return [(limit, subject[limit.scope]) for limit in current_app.extensions[LIMITS]]
+
+
+def _shed() -> Response:
+    """Past this worker's budget: 503 at once, a jittered Retry-After, nothing queued."""
+    body = render("vote_problem", 503, reason="busy", retry=True)
+    response = current_app.make_response((body, 503))
+    response.mimetype = "text/html"
+    response.headers["Retry-After"] = str(admission.retry_after())
+    return response
 
 
 @bp.post("/votes")
-@limiter.limit(_limit("VOTE_LIMIT_PER_IP"), key_func=client_ip)
-@limiter.limit(_limit("VOTE_LIMIT_PER_SUBNET"), key_func=client_subnet)
-@limiter.limit(_limit("VOTE_LIMIT_PER_VOTER"), key_func=voters.voter_id)
 def cast() -> Response:
-    """Judge the vote against the cached ballot, then queue it within the voter's quota."""
+    """Admit, judge and queue one vote; the cookie rides on whatever the answer is."""
+    gate: admission.Admission = current_app.extensions[ADMISSION]
+    if not gate.enter():
+        return _shed()
+    try:
+        voters.identify()
+        return voters.remember(_cast())
+    finally:
+        gate.leave()
+
+
+def _cast() -> Response:
+    """Judge the vote against the cached ballot, then queue it through the one script."""
     category_id, nominee_id = _form_id("category"), _form_id("nominee")
+    vote_id = uuid7()
+    g.press = press = _press(vote_id)
     ballot = ballot_cache.ballot()
     at = server_time()
     verdict = judge(ballot, category_id, nominee_id, at)
@@ -66,43 +108,98 @@ def cast() -> Response:
     if verdict.reason is not None:
         raise Problem(REASON_STATUS[verdict.reason], verdict.reason, rules=rules)
     assert rules is not None and verdict.window is not None
-    quota_ttl = int((verdict.window.closes_at - at).total_seconds()) + KEEP_SECONDS
-    admission = gate.admit(category_id, nominee_id, verdict.window.id, quota_ttl)
-    if admission.challenge:
-        return gate.challenged(admission.challenge, rules)
+    admitted = gate.admit(category_id, nominee_id, verdict.window, at)
+    if admitted.challenge:
+        return gate.challenged(admitted.challenge, rules)
     vote = Vote(
-        vote_id=uuid7(),
+        vote_id=vote_id,
         category_id=category_id,
         nominee_id=nominee_id,
         window_id=verdict.window.id,
         voter_id=voters.voter_id(),
         ip_hash=voters.ip_hash(),
         cast_at=at,
-        subnet_hash=gate.subnet_hash(),
-        ua_hash=gate.ua_hash(),
+        subnet_hash=voters.subnet_hash(),
+        ua_hash=voters.ua_hash(),
         new_voter=voters.is_new(),
-        challenge_solved=admission.solved,
+        challenge_solved=admitted.solved,
     )
     queue: VoteQueue = current_app.extensions[QUEUE]
-    queued, receipt = queue.enqueue(vote, max_votes=rules.max_votes_per_voter, quota_ttl=quota_ttl)
-    if not queued:
-        raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=receipt)
-    if not wants_fragment():
-        return redirect(f"/votes/{receipt}", code=303)
-    return answer(
-        "vote_receipt",
-        202,
-        receipt=receipt,
-        rules=rules,
-        nominee=rules.nominees[nominee_id],
-        poll_seconds=POLL_SECONDS,
+    outcome = queue.enqueue(
+        vote,
+        press=press,
+        window=verdict.window,
+        max_votes=rules.max_votes_per_voter,
+        limits=_limits(),
+        gate=admitted.gate,
     )
+    if outcome.kind == "challenge":
+        return gate.challenged(gate.challenge_for(category_id, nominee_id), rules)
+    if not outcome.accepted:
+        return _refusal(outcome, rules)
+    if outcome.kind == "queued":  # a resend ("again") mints no cookie: it spent no budget
+        voters.admit()
+    if not wants_fragment():
+        return redirect(f"/votes/{outcome.receipt}", code=303)
+    nominee = rules.nominees.get(outcome.nominee_id or 0, "")
+    body = _receipt_fragment(nominee).replace(RECEIPT_SLOT, str(outcome.receipt))
+    response = current_app.make_response((body, 202))
+    response.mimetype = "text/html"
+    return response
+
+
+def _receipt_fragment(nominee: str) -> str:
+    """The 202 fragment for a nominee, rendered once with a slot for the receipt.
+
+    Rendering it per vote was about 3% of a vote's CPU; the receipt is a UUID, so putting it in
+    the slot needs no escaping. Keyed by the name itself, so a renamed nominee renders afresh.
+    """
+    cache: dict[str, str] = current_app.extensions[RECEIPT_FRAGMENTS]
+    if nominee not in cache:
+        if len(cache) > 10_000:  # names come from the ballot, but never let it grow unbounded
+            cache.clear()
+        cache[nominee] = render(
+            "vote_receipt", 202, receipt=RECEIPT_SLOT, nominee=nominee, poll_seconds=POLL_SECONDS
+        )
+    return cache[nominee]
+
+
+def _refusal(outcome: Outcome, rules: object) -> Response:
+    """The script said no: the answer for each of its reasons."""
+    if outcome.kind == "limited":
+        raise Problem(429, "429", retry_after=outcome.retry_after)
+    if outcome.kind == "replayed":
+        raise Problem(403, "challenge_refused")
+    if outcome.kind == "over_quota":
+        raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=outcome.receipt)
+    if outcome.kind in (Reason.NOT_OPEN, Reason.CLOSED):
+        raise Problem(409, outcome.kind, rules=rules)
+    # Clock skew: this host's clock disagrees with Redis's beyond the tolerance. Not the fan's
+    # doing, and their vote must not be judged by a wrong clock: 503 until an operator fixes it.
+    stats = current_app.extensions.setdefault("fanfare.metrics", {})
+    stats["votes_refused_clock_skew"] = stats.get("votes_refused_clock_skew", 0) + 1
+    current_app.logger.error("ingest clock is %s ms off Redis's: refusing votes", outcome.skew_ms)
+    body = render("vote_problem", 503, reason="unavailable", retry=True)
+    return service_unavailable(body, RuntimeError(f"clock skew {outcome.skew_ms} ms"))
 
 
 def init_app(app: Flask) -> None:
-    """Register the vote routes, their limits, the cached ballot and the vote queue."""
+    """Register the vote routes, the limits, admission, the cached ballot and the vote queue."""
     ballot_cache.init_app(app)
     gate.init_app(app)
-    app.extensions[QUEUE] = VoteQueue(redis_client.gatherer(app))
+    app.extensions[LIMITS] = [
+        limit
+        for scope in ("ip", "subnet", "voter")
+        for limit in parse_limits(scope, str(app.config[f"VOTE_LIMIT_PER_{scope.upper()}"]))
+    ]
+    app.extensions[ADMISSION] = admission.Admission(
+        budget_seconds=float(app.config["VOTE_BUDGET_SECONDS"]),
+        min_in_flight=int(app.config["VOTE_MIN_IN_FLIGHT"]),
+        stats=app.extensions.setdefault("fanfare.metrics", {}),
+    )
+    app.extensions[QUEUE] = VoteQueue(
+        redis_client.gatherer(app), max_skew_ms=int(app.config["VOTE_CLOCK_SKEW_MS"])
+    )
+    app.extensions[RECEIPT_FRAGMENTS] = {}
     app.register_blueprint(bp)
     app.register_blueprint(receipts.bp)

@@ -1,9 +1,9 @@
-"""The votes stream: names, entry encoding, and the quota+XADD script that ingest runs per vote.
+"""The votes stream: names, entry encoding, and the one script that ingest runs per vote.
 
-Ingest calls `VoteQueue.enqueue`; the script runs through the process's Gatherer (gather.py), so
-concurrent votes share one pipeline per flush instead of one round trip each. Each caller still
-waits for its own script reply, so a 202 is only ever sent for a vote that Redis has appended to
-the stream.
+Ingest calls `VoteQueue.enqueue`; enqueue.lua checks the rate limits, the window on Redis's
+clock, the quota and the press key, then XADDs, all in one atomic call. It runs through the
+process's Gatherer (gather.py), so concurrent votes share one pipeline per flush. Each caller
+still waits for its own reply, so a 202 is only ever sent for a vote that is in the stream.
 """
 
 from __future__ import annotations
@@ -14,9 +14,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from limits import parse_many
+
+from fanfare.fraud.budget import KNOWN, Gate
+from fanfare.votes.ballot import Window
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from redis.client import Pipeline
 
     from fanfare.infra.gather import Gatherer
@@ -66,7 +74,9 @@ class Vote:
     window_id: int
     voter_id: str
     ip_hash: str
-    cast_at: datetime  # ingest's clock, to the millisecond: the rules are judged by it
+    # To the millisecond. Ingest's clock when built; the stream carries Redis's (enqueue.lua),
+    # and the worker judges the rules by that.
+    cast_at: datetime
     # Review signals (fraud/signals.py): keyed hashes only, never raw values.
     subnet_hash: str = ""
     ua_hash: str = ""
@@ -121,47 +131,122 @@ def decode(fields: dict[bytes, bytes]) -> Vote:
         raise DecodeError(f"undecodable entry: {exc}") from exc
 
 
-# KEYS: stream, quota list, receipt. ARGV: max votes, quota ttl, receipt ttl, vote id, category,
-# nominee, then the entry's field/value pairs. Returns {1, vote id} when queued, or {0, the
-# voter's latest earlier receipt} when over quota. A retried call (redis-py retries commands on
-# connection errors) finds its receipt and answers "queued" again without a second XADD.
-# The shebang makes Redis refuse the whole script up front when it is out of memory.
-ENQUEUE_LUA = """#!lua
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  return {1, ARGV[4]}
-end
-if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[1]) then
-  return {0, redis.call('LINDEX', KEYS[2], -1)}
-end
-redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[3], 's', 'queued', 'c', ARGV[5], 'n', ARGV[6])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-return {1, ARGV[4]}
-"""
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """One fixed-window limit on votes: `amount` per `seconds`, per subject of a scope."""
+
+    scope: str  # "ip", "subnet" or "voter": what the subject id identifies
+    amount: int
+    seconds: int
+
+
+def parse_limits(scope: str, text: str) -> tuple[RateLimit, ...]:
+    """A limits-package string ("60/minute", "5 per minute; 30 per hour") as RateLimits."""
+    return tuple(RateLimit(scope, item.amount, item.get_expiry()) for item in parse_many(text))
+
+
+def limit_key(limit: RateLimit, subject: str) -> str:
+    """A limit's counter for one subject (a keyed hash of an IP or subnet, or a voter id)."""
+    return f"limit:{limit.scope}:{limit.amount}/{limit.seconds}:{subject}"
+
+
+def press_key(category_id: int, press: str) -> str:
+    """One press of the Vote button, made in the browser: its vote, so a resend counts once."""
+    return f"press:{category_id}:{press}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What the enqueue script did with a vote (enqueue.lua lists the kinds)."""
+
+    kind: str  # queued | again | limited | over_quota | not_open | closed | skew | challenge
+    # | replayed
+    receipt: str | None = None  # queued, again: the vote's id; over_quota: the latest one
+    nominee_id: int | None = None  # queued, again: the nominee the receipt is for
+    retry_after: int | None = None  # limited: seconds until the used-up window ends
+    limit: RateLimit | None = None  # limited: which one
+    skew_ms: int | None = None  # skew: ingest's clock minus Redis's
+
+    @property
+    def accepted(self) -> bool:
+        """In the stream: queued now, or by an earlier send of the same press."""
+        return self.kind in ("queued", "again")
+
+
+ENQUEUE_LUA = (Path(__file__).with_name("enqueue.lua")).read_text()
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def _text(raw: object) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 class VoteQueue:
-    """Appends votes to the stream through the quota script, in shared flushes."""
+    """Appends votes to the stream through the one enqueue script, in shared flushes."""
 
-    def __init__(self, gatherer: Gatherer) -> None:
+    def __init__(self, gatherer: Gatherer, *, max_skew_ms: int) -> None:
         self.gatherer = gatherer
+        self.max_skew_ms = max_skew_ms
         self.sha = gatherer.script(ENQUEUE_LUA, hashlib.sha1(ENQUEUE_LUA.encode()).hexdigest())
 
-    def enqueue(self, vote: Vote, *, max_votes: int, quota_ttl: int) -> tuple[bool, str]:
-        """Queue a vote unless the voter's quota for its window is used up.
+    def enqueue(
+        self,
+        vote: Vote,
+        *,
+        press: str,
+        window: Window,
+        max_votes: int,
+        limits: Sequence[tuple[RateLimit, str]],
+        gate: Gate = KNOWN,
+    ) -> Outcome:
+        """Run a vote through the limits, the quota and the window on Redis's clock; queue it.
 
-        Returns (True, vote id) once the entry is in the stream, or (False, earlier receipt).
-        Raises a redis error when Redis cannot take it: the caller answers 503, never 202.
+        `limits` pairs each RateLimit with its subject. Raises a redis error when Redis cannot
+        take the vote (down, out of memory): the caller answers 503, never 202. `gate` is the
+        fraud gate's part for a vote without a known voter (fraud/budget.py).
         """
         vote_id = str(vote.vote_id)
-        keys = (STREAM, quota_key(vote.window_id, vote.voter_id), receipt_key(vote_id))
-        args = (max_votes, quota_ttl, KEEP_SECONDS, vote_id, vote.category_id, vote.nominee_id)
-        flat = [x for pair in vote.fields().items() for x in pair]
-        reply = self.gatherer.call("EVALSHA", self.sha, 3, *keys, *args, *flat)
-        queued, receipt = reply  # type: ignore[misc]
-        return bool(queued), receipt.decode() if isinstance(receipt, bytes) else str(receipt)
+        keys = [
+            STREAM,
+            quota_key(vote.window_id, vote.voter_id),
+            receipt_key(vote_id),
+            press_key(vote.category_id, press),
+            *(limit_key(limit, subject) for limit, subject in limits),
+            *gate.keys,
+        ]
+        quota_ttl = max(1, (_ms(window.closes_at) - _ms(vote.cast_at)) // 1000) + KEEP_SECONDS
+        args = [
+            max_votes,
+            quota_ttl,
+            KEEP_SECONDS,
+            vote_id,
+            vote.category_id,
+            vote.nominee_id,
+            _ms(window.opens_at),
+            _ms(window.closes_at),
+            _ms(vote.cast_at),
+            self.max_skew_ms,
+            len(limits),
+            *(x for limit, _ in limits for x in (limit.amount, limit.seconds)),
+            gate.mode,
+            *gate.args,
+            *(x for name, value in vote.fields().items() if name != "t" for x in (name, value)),
+        ]
+        reply = self.gatherer.call("EVALSHA", self.sha, len(keys), *keys, *args)
+        kind, *rest = [_text(x) for x in reply]  # type: ignore[union-attr]
+        if kind in ("queued", "again"):
+            receipt, nominee = rest[0].split(" ")
+            return Outcome(kind=kind, receipt=receipt, nominee_id=int(nominee))
+        if kind == "limited":
+            return Outcome(kind=kind, retry_after=int(rest[0]), limit=limits[int(rest[1]) - 1][0])
+        if kind == "over_quota":
+            return Outcome(kind=kind, receipt=rest[0] or None)
+        if kind == "skew":
+            return Outcome(kind=kind, skew_ms=int(rest[0]))
+        return Outcome(kind=kind)
 
 
 # KEYS: receipt hashes. ARGV: per key, its state then its reason ('' for none). Only receipts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fanfare.content import after_publish, audit, catalog, media, publishing
+from fanfare.content import after_publish, audit, catalog, drafts, media, publishing
 from fanfare.edge import purge
 from fanfare.http.filters import bio
 from fanfare.infra import db, redis_client
@@ -49,19 +49,19 @@ def _parse(kind: str, current: dict | None):
 def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int = 200):
     """The edit page of one row, with its children, state and publishing controls."""
     with db.connection() as conn:
-        row = publishing.working_copy(conn, kind, target_id)
+        row = drafts.working_copy(conn, kind, target_id)
         if row is None:
             abort(404)
         children = []
         if kind in CHILD:
-            children = publishing.listing(
-                conn, CHILD[kind][0], f"WHERE t.{publishing.PARENT[CHILD[kind][0]]} = %s",
+            children = drafts.listing(
+                conn, CHILD[kind][0], f"WHERE t.{drafts.PARENT[CHILD[kind][0]]} = %s",
                 (target_id,),
             )  # fmt: skip
         parent = None
-        if kind in publishing.PARENT:
+        if kind in drafts.PARENT:
             parent_kind = "event" if kind == "category" else "category"
-            parent = publishing.live(conn, parent_kind, row[publishing.PARENT[kind]])
+            parent = drafts.live(conn, parent_kind, row[drafts.PARENT[kind]])
         photo = media.get_photo(conn, row.get("photo_id")) if kind == "nominee" else None
     body = render_template(
         f"admin/{kind}.html",
@@ -70,7 +70,7 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
         children=children,
         parent=parent,
         photo=photo,
-        status=publishing.status(row, catalog.now()),
+        status=drafts.status(row, catalog.now()),
         now=catalog.now(),
         errors=errors or {},
         form=form,
@@ -83,7 +83,7 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
 def dashboard() -> str:
     """Every event, and what changed lately."""
     with db.connection() as conn:
-        events = publishing.listing(conn, "event")
+        events = drafts.listing(conn, "event")
         recent = audit.recent(conn, 15)
     return render_template("admin/dashboard.html", events=events, recent=recent, now=catalog.now())
 
@@ -117,7 +117,7 @@ def create(parent_plural: str | None = None, parent_id: int | None = None, plura
             new_id = publishing.create(conn, kind, data, g.editor, parent_id)
     except forms.Invalid as exc:
         errors = exc.errors
-    except publishing.PublishError as exc:
+    except drafts.PublishError as exc:
         errors = {"slug": str(exc)}
     else:
         return redirect(f"/admin/{plural}/{new_id}?done=created", 303)
@@ -138,14 +138,14 @@ def save(plural: str, target_id: int):
     """Save the form as the row's draft; fans keep seeing the published version."""
     kind = _kind(plural)
     with db.connection() as conn:
-        current = publishing.working_copy(conn, kind, target_id)
+        current = drafts.working_copy(conn, kind, target_id)
         if current is None:
             abort(404)
         try:
             data = _parse(kind, current)
         except forms.Invalid as exc:
             return _edit_page(kind, target_id, errors=exc.errors, form=request.form, status=400)
-        publishing.save_draft(conn, kind, target_id, data, g.editor)
+        drafts.save_draft(conn, kind, target_id, data, g.editor)
     return redirect(f"/admin/{plural}/{target_id}?done=saved", 303)
 
 
@@ -169,7 +169,7 @@ def publish(plural: str, target_id: int):
     try:
         with db.connection() as conn:
             keys = publishing.publish(conn, kind, target_id, g.editor, at)
-    except publishing.PublishError as exc:
+    except drafts.PublishError as exc:
         return _edit_page(kind, target_id, errors={"publish": str(exc)}, status=409)
     _announce(keys)
     return redirect(f"/admin/{plural}/{target_id}?done={'scheduled' if at else 'published'}", 303)
@@ -182,7 +182,7 @@ def unpublish(plural: str, target_id: int):
     try:
         with db.connection() as conn:
             keys = publishing.unpublish(conn, kind, target_id, g.editor)
-    except publishing.PublishError as exc:
+    except drafts.PublishError as exc:
         return _edit_page(kind, target_id, errors={"publish": str(exc)}, status=409)
     _announce(keys)
     return redirect(f"/admin/{plural}/{target_id}?done=unpublished", 303)
@@ -193,7 +193,7 @@ def discard(plural: str, target_id: int):
     """Throw the draft away."""
     kind = _kind(plural)
     with db.connection() as conn:
-        publishing.discard(conn, kind, target_id, g.editor)
+        drafts.discard(conn, kind, target_id, g.editor)
     return redirect(f"/admin/{plural}/{target_id}?done=discarded", 303)
 
 
@@ -211,16 +211,16 @@ def upload_photo(target_id: int):
         error = "Choose a JPEG, PNG or WebP photo to upload."
         return _edit_page("nominee", target_id, errors={"photo": error}, status=400)
     with db.connection() as conn:
-        current = publishing.working_copy(conn, "nominee", target_id)
+        current = drafts.working_copy(conn, "nominee", target_id)
         if current is None:
             abort(404)
         try:
             photo = media.store(conn, upload.read(), alt, media.media_root())
         except media.PhotoError as exc:
             return _edit_page("nominee", target_id, errors={"photo": str(exc)}, status=400)
-        data = {f: current[f] for f in publishing.KINDS["nominee"].fields}
+        data = {f: current[f] for f in drafts.KINDS["nominee"].fields}
         data["photo_id"] = photo["id"]
-        publishing.save_draft(conn, "nominee", target_id, data, g.editor)
+        drafts.save_draft(conn, "nominee", target_id, data, g.editor)
         audit.record(conn, g.editor, "upload photo", "nominee", target_id, {"photo": photo["id"]})
     return redirect(f"/admin/nominees/{target_id}?done=photo", 303)
 
@@ -259,8 +259,8 @@ def _nominee_view(conn, row: dict) -> dict:
 
 def _children(conn, kind: str, parent_id: int) -> list[dict]:
     """Working copies of a row's children, drafts included, in display order."""
-    rows = publishing.listing(conn, kind, f"WHERE t.{publishing.PARENT[kind]} = %s", (parent_id,))
-    copies = [publishing.working_copy(conn, kind, r["id"]) for r in rows]
+    rows = drafts.listing(conn, kind, f"WHERE t.{drafts.PARENT[kind]} = %s", (parent_id,))
+    copies = [drafts.working_copy(conn, kind, r["id"]) for r in rows]
     return sorted(copies, key=lambda c: (c["position"], c["id"]))
 
 
@@ -269,11 +269,11 @@ def preview(plural: str, target_id: int):
     """The fan page as it will look once the draft is published (private, never cached)."""
     kind = _kind(plural)
     with db.connection() as conn:
-        row = publishing.working_copy(conn, kind, target_id)
+        row = drafts.working_copy(conn, kind, target_id)
         if row is None:
             abort(404)
         if kind == "nominee":
-            category = publishing.working_copy(conn, "category", row["category_id"])
+            category = drafts.working_copy(conn, "category", row["category_id"])
             page = render_template(
                 "pages/nominee.html",
                 nominee=_nominee_view(conn, row),

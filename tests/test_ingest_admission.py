@@ -1,0 +1,117 @@
+"""Admission control: past a worker's in-flight cap a vote is refused at once, nothing queued."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import psycopg
+import pytest
+import redis
+
+from fanfare.app import create_ingest_app
+from fanfare.infra import db
+from fanfare.ingest.admission import Admission
+from fanfare.votes.stream import STREAM
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def one_at_a_time(demo, redis_url, app_settings):
+    """An ingest worker whose cap is one vote in flight."""
+    app = create_ingest_app(
+        app_settings(demo, redis_url, VOTE_MIN_IN_FLIGHT=1, VOTE_BUDGET_SECONDS=0)
+    )
+    yield app
+    db.close(app)
+
+
+@pytest.fixture
+def form(demo) -> dict:
+    with psycopg.connect(demo) as conn:
+        category, nominee = conn.execute(
+            "SELECT c.id, n.id FROM categories c JOIN nominees n ON n.category_id = c.id"
+            " WHERE c.slug = 'breakthrough-artist' ORDER BY n.position LIMIT 1"
+        ).fetchone()
+    return {"category": category, "nominee": nominee}
+
+
+def while_one_vote_is_in_flight(app, form: dict, redis_url: str, then):
+    """Hold one vote inside Redis (writes paused), run `then()`, and return the held answer."""
+    held: list = []
+    with redis.Redis.from_url(redis_url) as r:
+        app.test_client().get("/healthz")  # warm: the ballot is loaded before the pause
+        app.test_client().post("/votes", data={"category": "1"}, headers=HX)
+        r.execute_command("CLIENT", "PAUSE", 3000, "WRITE")
+        try:
+            worker = threading.Thread(
+                target=lambda: held.append(app.test_client().post("/votes", data=form, headers=HX))
+            )
+            worker.start()
+            deadline = time.monotonic() + 5
+            while app.extensions["fanfare.vote_admission"].in_flight < 1:
+                assert time.monotonic() < deadline, "the first vote never got in flight"
+                time.sleep(0.01)
+            result = then()
+            assert r.xlen(STREAM) == 0  # the held vote is not in yet, and the shed one never
+        finally:
+            r.execute_command("CLIENT", "UNPAUSE")
+        worker.join(10)
+    return held[0], result
+
+
+def test_past_the_cap_a_vote_gets_503_at_once_and_nothing_is_queued(one_at_a_time, form, redis_url):
+    held, shed = while_one_vote_is_in_flight(
+        one_at_a_time,
+        form,
+        redis_url,
+        lambda: one_at_a_time.test_client().post("/votes", data=form, headers=HX),
+    )
+
+    assert shed.status_code == 503
+    assert 2 <= int(shed.headers["Retry-After"]) <= 5
+    assert shed.headers["Cache-Control"] == "private, no-store"
+    assert "very busy" in shed.get_data(as_text=True)
+    assert held.status_code == 202  # the admitted vote is answered, not dropped
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.xlen(STREAM) == 1
+    assert one_at_a_time.extensions["fanfare.metrics"]["votes_shed"] == 1
+
+
+def test_without_js_the_503_page_carries_the_form_to_press_again(one_at_a_time, form, redis_url):
+    _, shed = while_one_vote_is_in_flight(
+        one_at_a_time,
+        form,
+        redis_url,
+        lambda: one_at_a_time.test_client().post("/votes", data=form),
+    )
+
+    body = shed.get_data(as_text=True)
+    assert shed.status_code == 503 and "<html" in body
+    again = re.search(
+        r'<form class="vote-form card" method="post" action="/votes">.*?</form>', body, re.S
+    )
+    assert again is not None
+    assert f'name="nominee" value="{form["nominee"]}"' in again.group(0)
+    assert re.search(r'name="press" value="[A-Za-z0-9_-]{16,64}"', again.group(0))
+    assert "Send my vote again" in again.group(0)
+
+
+def test_the_cap_follows_the_best_rate_times_the_budget():
+    gate = Admission(budget_seconds=0.5, min_in_flight=10)
+    assert gate.cap == 10
+    second = int(time.monotonic())
+    answered = 0
+    while int(time.monotonic()) == second:  # answer votes as fast as we can for one second
+        assert gate.enter()
+        gate.leave()
+        answered += 1
+    gate.enter()
+    gate.leave()  # the first answer of the next second closes the count
+
+    # Within one vote: the last answer of the loop may already fall in the next second.
+    assert abs(gate.cap - max(10, int(answered * 0.5))) <= 1
+    assert all(gate.enter() for _ in range(gate.cap))
+    assert not gate.enter() and gate.stats["votes_shed"] == 1
