@@ -19,22 +19,21 @@ from tests.test_ingest import HX, ids
 BUDGET_IP, BUDGET_SUBNET = 5, 50
 
 
+# The default budget, cheap challenges, a one-second time lock and vote limits out of the way.
+GATE_SETTINGS = {
+    "VOTE_LIMIT_PER_IP": "100000/minute",
+    "VOTE_LIMIT_PER_SUBNET": "100000/minute",
+    "NEW_VOTER_BUDGET_PER_IP": BUDGET_IP,
+    "NEW_VOTER_BUDGET_PER_SUBNET": BUDGET_SUBNET,
+    "CHALLENGE_COST": 1,
+    "CHALLENGE_MAX_NUMBER": 200,
+    "TIMELOCK_SECONDS": 1,
+}
+
+
 @pytest.fixture
 def ingest(demo, redis_url, app_settings):
-    """Ingest with the default budget, cheap challenges and limits out of the way."""
-    app = create_ingest_app(
-        app_settings(
-            demo,
-            redis_url,
-            VOTE_LIMIT_PER_IP="100000/minute",
-            VOTE_LIMIT_PER_SUBNET="100000/minute",
-            NEW_VOTER_BUDGET_PER_IP=BUDGET_IP,
-            NEW_VOTER_BUDGET_PER_SUBNET=BUDGET_SUBNET,
-            CHALLENGE_COST=1,
-            CHALLENGE_MAX_NUMBER=200,
-            TIMELOCK_SECONDS=1,
-        )
-    )
+    app = create_ingest_app(app_settings(demo, redis_url, **GATE_SETTINGS))
     yield app
     db.close(app)
 
@@ -101,6 +100,18 @@ def test_a_returning_fan_is_never_challenged(ingest, demo):
     again = post(fan, "198.51.100.9", {"category": song, "nominee": song_nominees[1]})
 
     assert again.status_code == 202
+
+
+def test_the_budget_costs_a_new_voter_no_round_trip_of_its_own(ingest, category):
+    category_id, nominees = category
+    stats = ingest.extensions["fanfare.metrics"]
+    before = stats.get("gather_commands", 0)
+    form = {"category": category_id, "nominee": nominees[0]}
+
+    answers = [post(ingest.test_client(), "192.0.2.80", form).status_code for _ in range(8)]
+
+    assert answers == [202] * BUDGET_IP + [200] * 3
+    assert stats["gather_commands"] - before == 8  # one enqueue script per vote, challenged too
 
 
 def test_200_fans_behind_one_shared_ip_are_all_counted(ingest, category, redis_url):
