@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from fanfare.fraud import detection
+from fanfare.web.admin import accounts
 from tests.test_admin import ADMIN, accounts_made, app, settings, sign_in  # noqa: F401
+from tests.test_admin_publish import PASSWORD, EditorBrowser, fan_get, wait_for, warm
 from tests.test_fraud_review import LIMITS, exact_counts, tallies, votes_from
 from workers.vote_store import store
 
@@ -86,3 +89,25 @@ def test_an_admin_invalidates_a_ua_hash_in_a_time_range(app, accounts_made, demo
     assert done.status_code == 303 and "votes=30" in done.headers["Location"]
     tally, exact = counts(demo)
     assert tally == exact
+
+
+def test_an_invalidation_reaches_fans_through_the_edge_at_once(make_stack, demo, redis_url):
+    flag_id = flagged(demo)
+    with psycopg.connect(demo) as conn:
+        accounts.create_editor(conn, "boss@example.org", PASSWORD, role="admin")
+        (slug,) = conn.execute(
+            "SELECT n.slug FROM fraud_flags f JOIN nominees n ON n.id = f.nominee_id"
+        ).fetchone()
+    edge = make_stack(demo, redis_url, "web", "edge").url()
+    page = "/awards/breakthrough-artist"  # cached for minutes; embeds the results island
+    warm(edge, [page])
+    assert f'data-nominee="{slug}" data-votes="30"' in fan_get(edge + page)[2]
+    admin = EditorBrowser(edge)
+    admin.sign_in("boss@example.org")
+
+    started = time.monotonic()
+    status, landed = admin.post("/admin/fraud/invalidate", flag=str(flag_id), reason="one IP")
+    seen = wait_for(edge, page, f'data-nominee="{slug}" data-votes="0"', timeout=5)
+
+    assert status == 200 and "done=invalidated" in landed
+    assert seen - started < 1.5

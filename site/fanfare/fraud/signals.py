@@ -17,12 +17,11 @@ def _key(secret_key: str, purpose: str) -> bytes:
     return hashlib.sha256(f"fanfare.{purpose}:".encode() + secret_key.encode()).digest()
 
 
+# Cached: a spike repeats addresses and User-Agents (NAT, one phone model), and ingest's profile
+# showed the HMAC per vote. Bounded, so a flood of unique values only evicts.
 @functools.lru_cache(maxsize=65536)
 def keyed_hash(secret_key: str, purpose: str, value: str) -> str:
-    """HMAC-SHA-256 of value under the purpose's key, as 32 hex digits.
-
-    Cached: a spike repeats addresses and User-Agents (NAT, one phone model), and the profile
-    showed the HMAC per vote (ingest-fast)."""
+    """HMAC-SHA-256 of value under the purpose's key, as 32 hex digits."""
     return hmac.new(_key(secret_key, purpose), value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
@@ -38,4 +37,4 @@ def subnet_hash(secret_key: str, subnet: str) -> str:
 
 def ua_hash(secret_key: str, user_agent: str) -> str:
     """The User-Agent's hash (the empty UA hashes too: bots often send none)."""
-    return keyed_hash(secret_key, "ua-hash", user_agent)
+    return keyed_hash(secret_key, "ua-hash", user_agent[:512])  # a bounded cache key
