@@ -77,6 +77,7 @@ def _refused(exc: HTTPException) -> Response:
     """Every refusal as a friendly fragment or page with its status code."""
     reason = exc.reason if isinstance(exc, Problem) else str(exc.code)
     context = exc.context if isinstance(exc, Problem) else {}
+    g.vote_refusal = "rate_limited" if reason == "429" else reason  # fanfare.http.metrics
     response = answer("vote_problem", exc.code or 400, reason=reason, **context)
     retry_after = context.get("retry_after")
     if isinstance(exc, RateLimitExceeded):
@@ -88,6 +89,7 @@ def _refused(exc: HTTPException) -> Response:
 
 def _unavailable(exc: Exception) -> Response:
     """Redis or, with no ballot yet, PostgreSQL is down: 503, never 202."""
+    g.vote_refusal = "unavailable"  # counted by fanfare.http.metrics
     return service_unavailable(render("vote_problem", 503, reason="unavailable", retry=True), exc)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app, g, request
 from flask.wrappers import Response
 
 from fanfare.fraud import budget, challenge
@@ -91,6 +91,7 @@ def admit(category_id: int, nominee_id: int, window: Window, at: datetime) -> Ad
 
 def challenged(context: dict, rules: object) -> Response:
     """A challenged vote's answer: 200, nothing queued, the challenge to solve."""
+    g.vote_refusal = "challenged"  # neither accepted nor refused, for fanfare.http.metrics
     return answer("vote_challenge", 200, rules=rules, **context)
 
 

@@ -76,6 +76,7 @@ def _limits() -> list[tuple[RateLimit, str]]:
 
 def _shed() -> Response:
     """Past this worker's budget: 503 at once, a jittered Retry-After, nothing queued."""
+    g.vote_refusal = "shed"  # counted by fanfare.http.metrics
     body = render("vote_problem", 503, reason="busy", retry=True)
     response = current_app.make_response((body, 503))
     response.mimetype = "text/html"

@@ -11,6 +11,7 @@ from fanfare.web.admin import (  # noqa: F401  (they add routes)
     editing,
     editors,
     fraud,
+    ops,
 )
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
 
