@@ -25,13 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import spike  # noqa: E402
 from services import BENCH, Site  # noqa: E402
 
 SCENARIOS = {
     "ingest": scenarios.ingest,
     "read_path": scenarios.read_path,
     "audience": scenarios.audience,
-    "spike": scenarios.spike,
+    "spike": spike.spike,
     "drain": scenarios.drain,
     # Last: 2,000 connections straight at the web app may trip the edge's health probe.
     "memory": scenarios.memory,
