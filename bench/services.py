@@ -29,6 +29,9 @@ STACK_ENV = {
     "FANFARE_LOG_LEVEL": "warning",
     "FANFARE_VOTE_LIMIT_PER_IP": "100000000/minute",
     "FANFARE_VOTE_LIMIT_PER_SUBNET": "100000000/minute",
+    # The same for the new-voter budget (issue 14): still spent on every cookieless vote.
+    "FANFARE_NEW_VOTER_BUDGET_PER_IP": "100000000",
+    "FANFARE_NEW_VOTER_BUDGET_PER_SUBNET": "100000000",
 }
 
 

@@ -112,6 +112,12 @@ def local_stack(
         run_dir=tmp_path_factory.mktemp("stack"),
         database_url=databases.create_demo(),
         redis_url=redis_server.url,
+        # Every browser here is a new voter from 127.0.0.1, one NAT; the challenge tests
+        # (test_fan_challenge.py) flag that address themselves, as detection would.
+        env={
+            "FANFARE_NEW_VOTER_BUDGET_PER_IP": "100000",
+            "FANFARE_NEW_VOTER_BUDGET_PER_SUBNET": "100000",
+        },
     )
     names = [name for name in procfile() if name not in NOT_STARTED]
     fan_report.add("local stack", f"{', '.join(names)} at {stack.url()}; logs in {stack.run_dir}")

@@ -41,6 +41,9 @@ def ingest(demo, redis_url, app_settings):
             redis_url,
             VOTE_LIMIT_PER_IP="1000/minute",
             VOTE_LIMIT_PER_SUBNET="1000/minute",
+            # Every test fan comes from one address; the budget has its own tests (test_fraud_gate).
+            NEW_VOTER_BUDGET_PER_IP=100000,
+            NEW_VOTER_BUDGET_PER_SUBNET=100000,
         )
     )
     yield app
@@ -291,7 +294,8 @@ def test_concurrent_votes_share_pipelines(ingest, open_category, redis_url):
         codes = list(pool.map(cast, range(200)))
 
     assert codes == [202] * 200 and stream_length(redis_url) == 200
-    # One script per vote (limits, quota, receipt, XADD), in fewer flushes than votes.
+    # One script per vote (limits, the new-voter budget, quota, receipt, XADD), in fewer
+    # flushes than votes.
     assert stats["gather_commands"] == 200
     assert stats["gather_flushes"] < 200
     assert gathered() - before == stats["gather_commands"]  # what /metrics reports

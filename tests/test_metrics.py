@@ -13,6 +13,9 @@ VOTES = 60
 LIMITS = {
     "FANFARE_VOTE_LIMIT_PER_IP": "10000/minute",
     "FANFARE_VOTE_LIMIT_PER_SUBNET": "10000/minute",
+    # Every vote here is a new voter from 127.0.0.1: no challenge (tests/test_fraud_gate.py).
+    "FANFARE_NEW_VOTER_BUDGET_PER_IP": "10000",
+    "FANFARE_NEW_VOTER_BUDGET_PER_SUBNET": "10000",
     "FANFARE_WORKERS": "2",
 }
 

@@ -22,6 +22,7 @@ from fanfare.content import after_publish, finals, publishing, reveal
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.fans import outbox
+from fanfare.fraud import detection
 from fanfare.predictions import jobs as prediction_jobs
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
@@ -111,7 +112,11 @@ def main() -> None:
         conninfo=str(values["DATABASE_URL"]),
         purger=client_from_settings(values),
         redis_client=redis_client,
-        jobs=jobs_with_redis(redis_client),
+        # Fraud detection needs the thresholds and Redis (flagged networks get challenged).
+        jobs=[
+            *jobs_with_redis(redis_client),
+            ("fraud detection", detection.job(values, redis_client)),
+        ],
     )
 
     prediction_jobs.job.refresh_every = float(values["LEADERBOARD_REFRESH_SECONDS"])  # type: ignore[arg-type]

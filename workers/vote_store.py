@@ -22,7 +22,9 @@ from fanfare.votes.stream import Vote
 
 Q = sql.queries("votes")
 # The staging table's column types, in order, for the binary COPY.
-STAGING_TYPES = ["uuid", "int8", "int8", "int8", "text", "text", "timestamptz", "bool", "text"]
+# The staging table's columns (votes.sql create_staging); the last four: the review signals.
+STAGING_TYPES = ["uuid", "int8", "int8", "int8", "text", "text", "timestamptz", "bool", "text",
+                 "text", "text", "bool", "bool"]  # fmt: skip
 
 Status = tuple[str, str | None]  # ("counted" | "rejected", reason)
 Judged = list[tuple[Vote, Verdict]]
@@ -46,7 +48,8 @@ def _insert(cur: psycopg.Cursor, judged: Judged) -> dict[uuid.UUID, int | None]:
             window_id = j.window.id if j.window else v.window_id
             copy.write_row(
                 (v.vote_id, v.category_id, v.nominee_id, window_id, v.voter_id, v.ip_hash,
-                 v.cast_at, j.reason is None, j.reason)
+                 v.cast_at, j.reason is None, j.reason,
+                 v.subnet_hash, v.ua_hash, v.new_voter, v.challenge_solved)
             )  # fmt: skip
     cur.execute(Q.insert_and_charge)
     return dict(cur.fetchall())

@@ -78,6 +78,20 @@ DEFAULTS: dict[str, object] = {
     # What make bench measured: the ops thresholds are 70% of it.
     "OPS_CAPACITY_FILE": str(ROOT / "bench" / "results" / "latest.json"),
     "OPS_THRESHOLDS": {},  # figure -> threshold, overriding 70% of the measured capacity
+    # Fraud (site/fanfare/fraud/): new-voter budget, challenge, detection
+    "NEW_VOTER_BUDGET_PER_IP": 5,  # new voters an IP may mint per voting window unchallenged
+    "NEW_VOTER_BUDGET_PER_SUBNET": 50,  # the same for its /24 or /64
+    "CHALLENGE_COST": 200,  # PBKDF2 iterations per proof-of-work attempt
+    "CHALLENGE_MAX_NUMBER": 5000,  # the secret counter is below this: attempts, at most
+    "CHALLENGE_EXPIRES_SECONDS": 300,  # a challenge or time lock is usable this long
+    "TIMELOCK_SECONDS": 5,  # without JS, a challenged fan presses Vote again after this long
+    "SUSPECT_SECONDS": 900,  # a flagged IP or subnet has no new-voter budget for this long
+    "DETECT_EVERY_SECONDS": 2,  # how often the scheduler looks for bursts
+    "DETECT_WINDOW_SECONDS": 60,  # the burst window: votes are counted per such time bucket
+    "DETECT_PER_IP": 30,  # votes for one nominee from one IP per window that raise a flag
+    "DETECT_PER_SUBNET": 300,  # the same per /24 or /64
+    "DETECT_PER_UA": 1000,  # the same per User-Agent
+    "DETECT_NEW_VOTERS_PER_SUBNET": 100,  # new voters from one subnet per window
     # Editors
     # Failed sign-ins only: per (account, client IP), per client IP, and per account from all
     # networks, past which only networks that have not failed on that account may still try.

@@ -15,6 +15,7 @@ from fanfare.ingest.answers import Problem, answer, install
 from fanfare.votes.ballot import Ballot
 from fanfare.votes.stream import receipt_key
 
+Q = sql.queries("votes")
 bp = install(Blueprint("receipts", __name__))
 Q = sql.queries("votes")
 

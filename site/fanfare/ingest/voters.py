@@ -1,20 +1,21 @@
-"""Who is voting: a signed random voter id in a cookie, and a keyed hash of the client IP.
+"""Who is voting: a signed random voter id in a cookie, and keyed hashes of IP, subnet and UA.
 
 The cookie is HttpOnly, SameSite=Lax and scoped to Path=/votes, so cacheable page requests never
-carry it. The raw IP is never stored: only an HMAC of it under a key derived from SECRET_KEY.
+carry it. A new voter's cookie is set only once its vote was queued (within the new-voter
+budget or with a solved challenge, ingest/gate.py), so a refused or challenged post mints no
+reusable identity. Raw IPs and User-Agents are never stored: only HMACs (fraud/signals.py).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import secrets
 
 from flask import current_app, g, request
 from flask.wrappers import Response
 from itsdangerous import BadSignature, Signer
 
+from fanfare.fraud import signals
 from fanfare.http.ratelimit import client_ip, client_subnet
 
 COOKIE = "fanfare_voter"
@@ -44,14 +45,24 @@ def identify() -> None:
         g.voter_id = secrets.token_urlsafe(16)
 
 
+def is_new() -> bool:
+    """The vote came without a known voter cookie."""
+    return bool(g.get("new_voter"))
+
+
+def admit() -> None:
+    """This new voter's vote was queued: its cookie goes out with the answer."""
+    g.voter_admitted = True
+
+
 def voter_id() -> str:
     """The current voter's id (identify() must have run)."""
     return g.voter_id
 
 
 def remember(response: Response) -> Response:
-    """Set the cookie on the response that first saw this voter."""
-    if g.get("new_voter"):
+    """Set the cookie on the answer that queued this new voter's first vote."""
+    if g.get("new_voter") and g.get("voter_admitted"):
         response.set_cookie(
             COOKIE,
             _signer().sign(g.voter_id).decode(),
@@ -64,29 +75,18 @@ def remember(response: Response) -> Response:
     return response
 
 
-@functools.cache
-def _ip_key(secret_key: str) -> bytes:
-    """The IP-hash key, derived once per secret rather than on every vote."""
-    return hashlib.sha256(b"fanfare.ip-hash:" + secret_key.encode()).digest()
-
-
-def _keyed_hash(value: str) -> str:
-    return _keyed_hash_for(current_app.config["SECRET_KEY"], value)
-
-
-@functools.lru_cache(maxsize=65536)
-def _keyed_hash_for(secret_key: str, value: str) -> str:
-    """HMAC-SHA256 of an address under the secret; cached, as a spike repeats addresses (NAT)."""
-    return hmac.new(_ip_key(secret_key), value.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def ip_hash() -> str:
     """A keyed hash of the client IP: joins a voter's votes for fraud review, reveals nothing."""
     if "ip_hash" not in g:
-        g.ip_hash = _keyed_hash(client_ip())
+        g.ip_hash = signals.ip_hash(current_app.config["SECRET_KEY"], client_ip())
     return g.ip_hash
 
 
 def subnet_hash() -> str:
-    """A keyed hash of the client's /24 or /64, for the per-subnet limit's counter."""
-    return _keyed_hash(client_subnet())
+    """A keyed hash of the client's /24 or /64: the per-subnet limit and budget, and review."""
+    return signals.subnet_hash(current_app.config["SECRET_KEY"], client_subnet())
+
+
+def ua_hash() -> str:
+    """A keyed hash of the User-Agent, for review."""
+    return signals.ua_hash(current_app.config["SECRET_KEY"], request.user_agent.string)

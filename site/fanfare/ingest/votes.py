@@ -2,9 +2,9 @@
 
 The order: origin (security.py, before any of this), admission (admission.py: answer at once
 when this worker is past its budget), the form, the voter cookie, the cached ballot, then one
-Redis script (votes/enqueue.lua) for the rate limits, the window on Redis's clock, the quota,
-the press key and the XADD. Every answer is a small fragment (HX-Request) or page,
-`private, no-store`, and never a 202 unless the vote is in the stream.
+Redis script (votes/enqueue.lua) for the rate limits, the window on Redis's clock, the new-voter
+budget (gate.py), the quota, the press key and the XADD. Every answer is a small fragment
+(HX-Request) or page, `private, no-store`, and never a 202 unless the vote is in the stream.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fanfare.http import i18n
 from fanfare.http.cache_policy import POLL_SECONDS
 from fanfare.http.errors import service_unavailable
 from fanfare.infra import redis_client
-from fanfare.ingest import admission, ballot_cache, receipts, voters
+from fanfare.ingest import admission, ballot_cache, gate, receipts, voters
 from fanfare.ingest.answers import Problem, install, render, wants_fragment
 from fanfare.votes.ballot import Reason, judge
 from fanfare.votes.stream import (
@@ -78,6 +78,7 @@ def _limits() -> list[tuple[RateLimit, str]]:
 
 def _shed() -> Response:
     """Past this worker's budget: 503 at once, a jittered Retry-After, nothing queued."""
+    g.vote_refusal = "shed"  # counted by fanfare.http.metrics
     body = render("vote_problem", 503, reason="busy", retry=True)
     response = current_app.make_response((body, 503))
     response.mimetype = "text/html"
@@ -113,6 +114,9 @@ def _cast() -> Response:
     if verdict.reason is not None:
         raise Problem(REASON_STATUS[verdict.reason], verdict.reason, rules=rules)
     assert rules is not None and verdict.window is not None
+    admitted = gate.admit(category_id, nominee_id, verdict.window, at)
+    if admitted.challenge:
+        return gate.challenged(admitted.challenge, rules)
     vote = Vote(
         vote_id=vote_id,
         category_id=category_id,
@@ -121,6 +125,10 @@ def _cast() -> Response:
         voter_id=voters.voter_id(),
         ip_hash=voters.ip_hash(),
         cast_at=at,
+        subnet_hash=voters.subnet_hash(),
+        ua_hash=voters.ua_hash(),
+        new_voter=voters.is_new(),
+        challenge_solved=admitted.solved,
     )
     queue: VoteQueue = current_app.extensions[QUEUE]
     outcome = queue.enqueue(
@@ -129,10 +137,15 @@ def _cast() -> Response:
         window=verdict.window,
         max_votes=rules.max_votes_per_voter,
         limits=_limits(),
+        gate=admitted.gate,
     )
+    if outcome.kind == "challenge":
+        return gate.challenged(gate.challenge_for(category_id, nominee_id), rules)
     if not outcome.accepted:
         return _refusal(outcome, rules)
     _check_clock(outcome)
+    if outcome.kind == "queued":  # a resend ("again") mints no cookie: it spent no budget
+        voters.admit()
     if not wants_fragment():
         return redirect(i18n.lang_path(f"/votes/{outcome.receipt}"), code=303)
     nominee = rules.nominees.get(outcome.nominee_id or 0, "")
@@ -174,6 +187,8 @@ def _refusal(outcome: Outcome, rules: object) -> Response:
     """The script said no: the answer for each of its reasons."""
     if outcome.kind == "limited":
         raise Problem(429, "429", retry_after=outcome.retry_after)
+    if outcome.kind == "replayed":
+        raise Problem(403, "challenge_refused")
     if outcome.kind == "over_quota":
         raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=outcome.receipt)
     if outcome.kind in (Reason.NOT_OPEN, Reason.CLOSED):
@@ -191,6 +206,7 @@ def _refusal(outcome: Outcome, rules: object) -> Response:
 def init_app(app: Flask) -> None:
     """Register the vote routes, the limits, admission, the cached ballot and the vote queue."""
     ballot_cache.init_app(app)
+    gate.init_app(app)
     app.extensions[LIMITS] = [
         limit
         for scope in ("ip", "subnet", "voter")
@@ -207,8 +223,8 @@ def init_app(app: Flask) -> None:
     app.extensions[RECEIPT_FRAGMENTS] = {}
     app.register_blueprint(bp)
     app.register_blueprint(receipts.bp)
-    gate = app.extensions[ADMISSION]
-    app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, gate, _busy_answer(app))  # type: ignore[method-assign]
+    shedder = app.extensions[ADMISSION]
+    app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, shedder, _busy_answer(app))  # type: ignore[method-assign]
 
 
 def _busy_answer(app: Flask) -> tuple[bytes, list[tuple[str, str]]]:

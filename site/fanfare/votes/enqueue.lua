@@ -7,7 +7,11 @@
 -- KEYS[2]          the voter's quota list in this window (its length is the quota used)
 -- KEYS[3]          the new vote's receipt hash
 -- KEYS[4]          the press key: this press of the Vote button -> its vote id (resends)
--- KEYS[5..]        one fixed-window counter per rate limit, in the order of ARGV's limits
+-- KEYS[5..4+n]     one fixed-window counter per rate limit, in the order of ARGV's limits
+-- KEYS[5+n..]      the fraud gate's keys (votes/stream.py Newcomer), for a vote without a
+--                  known voter cookie only: new-voter mode: the IP's and the subnet's new
+--                  voters this window, then the IP's and the subnet's suspect flags;
+--                  solved mode: the challenge's used marker
 --
 -- ARGV[1]  max votes per voter in this window     ARGV[2]  quota list ttl (s)
 -- ARGV[3]  receipt and press key ttl (s)          ARGV[4]  the new vote id
@@ -15,6 +19,8 @@
 -- ARGV[7]  window opens (Unix ms)                 ARGV[8]  window closes (Unix ms)
 -- ARGV[9]  ingest's clock (Unix ms)               ARGV[10] largest skew allowed (ms)
 -- ARGV[11] n, the number of rate limits; then n pairs (amount, window seconds)
+-- then     the gate: its mode (known | new | solved), then for new: budget per IP, per subnet,
+--          the counters' ttl (s); for solved: the used marker's ttl (s)
 -- then     the stream entry's field/value pairs, without the cast time: the script adds it.
 --
 -- Replies, first element the outcome:
@@ -22,6 +28,8 @@
 --   {'again', 'vote-id nominee'}   this press was queued before: the same receipt, no new entry
 --   {'limited', retry after s, i}  the i-th rate limit (1-based, KEYS[4+i]) is used up
 --   {'over_quota', receipt}        the voter's quota is used; their latest receipt
+--   {'challenge'}                  a new voter past its IP's or subnet's budget: not queued
+--   {'replayed'}                   a challenge solution that was used before: not queued
 --   {'not_open' | 'closed'}        outside the window by Redis's clock
 --   {'skew', ingest minus Redis ms} ingest's clock is ahead by more than allowed: nothing done
 
@@ -64,13 +72,34 @@ for i = 1, limits do
   end
 end
 
+-- The fraud gate (issue 14), for votes without a known voter only. A new voter past its IP's
+-- or subnet's budget for the window, or from a network detection flagged, is challenged: the
+-- budget is spent only by votes that are queued. A solved challenge is accepted once.
+local gate = 12 + 2 * limits
+local mode = ARGV[gate]
+local g = 4 + limits
+local first_field = gate + 1
+if mode == 'new' then
+  first_field = gate + 4
+  if redis.call('EXISTS', KEYS[g + 3]) == 1 or redis.call('EXISTS', KEYS[g + 4]) == 1
+      or tonumber(redis.call('GET', KEYS[g + 1]) or '0') >= tonumber(ARGV[gate + 1])
+      or tonumber(redis.call('GET', KEYS[g + 2]) or '0') >= tonumber(ARGV[gate + 2]) then
+    return {'challenge'}
+  end
+elseif mode == 'solved' then
+  first_field = gate + 2
+  if redis.call('EXISTS', KEYS[g + 1]) == 1 then
+    return {'replayed'}
+  end
+end
+
 -- The quota: a refused vote still counted against the limits above, as it did before.
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[1]) then
   return {'over_quota', redis.call('LINDEX', KEYS[2], -1)}
 end
 
 local fields = {}
-for i = 12 + 2 * limits, #ARGV do
+for i = first_field, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 fields[#fields + 1] = 't'
@@ -80,6 +109,14 @@ redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[3], 's', 'queued', 'c', ARGV[5], 'n', ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
+if mode == 'new' then
+  for k = g + 1, g + 2 do
+    redis.call('INCR', KEYS[k])
+    redis.call('EXPIRE', KEYS[k], ARGV[gate + 3])
+  end
+elseif mode == 'solved' then
+  redis.call('SET', KEYS[g + 1], '1', 'EX', ARGV[gate + 1])
+end
 local press = ARGV[4] .. ' ' .. ARGV[6]
 redis.call('SET', KEYS[4], press, 'EX', ARGV[3])
 return {'queued', press, now}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from limits import parse_many
 
+from fanfare.fraud.budget import KNOWN, Gate
 from fanfare.votes.ballot import Window
 
 if TYPE_CHECKING:
@@ -76,6 +77,11 @@ class Vote:
     # To the millisecond. Ingest's clock when built; the stream carries Redis's (enqueue.lua),
     # and the worker judges the rules by that.
     cast_at: datetime
+    # Review signals (fraud/signals.py): keyed hashes only, never raw values.
+    subnet_hash: str = ""
+    ua_hash: str = ""
+    new_voter: bool = False  # this vote minted its voter (no known cookie)
+    challenge_solved: bool = False  # it came with a solved proof of work or a ripe time lock
 
     def fields(self) -> dict[str, str]:
         """The stream entry's fields."""
@@ -87,6 +93,10 @@ class Vote:
             "u": self.voter_id,
             "h": self.ip_hash,
             "t": str(round(self.cast_at.timestamp() * 1000)),
+            "s": self.subnet_hash,
+            "a": self.ua_hash,
+            "f": "1" if self.new_voter else "0",
+            "p": "1" if self.challenge_solved else "0",
         }
 
 
@@ -111,6 +121,11 @@ def decode(fields: dict[bytes, bytes]) -> Vote:
             voter_id=voter,
             ip_hash=fields.get(b"h", b"").decode()[:64],
             cast_at=datetime.fromtimestamp(int(fields[b"t"]) / 1000, UTC),
+            # Entries queued before these fields existed decode with the defaults.
+            subnet_hash=fields.get(b"s", b"").decode()[:64],
+            ua_hash=fields.get(b"a", b"").decode()[:64],
+            new_voter=fields.get(b"f") == b"1",
+            challenge_solved=fields.get(b"p") == b"1",
         )
     except (KeyError, ValueError, UnicodeDecodeError, OverflowError, OSError) as exc:
         raise DecodeError(f"undecodable entry: {exc}") from exc
@@ -144,7 +159,8 @@ def press_key(category_id: int, press: str) -> str:
 class Outcome:
     """What the enqueue script did with a vote (enqueue.lua lists the kinds)."""
 
-    kind: str  # queued | again | limited | over_quota | not_open | closed | skew
+    kind: str  # queued | again | limited | over_quota | not_open | closed | skew | challenge
+    # | replayed
     receipt: str | None = None  # queued, again: the vote's id; over_quota: the latest one
     nominee_id: int | None = None  # queued, again: the nominee the receipt is for
     retry_after: int | None = None  # limited: seconds until the used-up window ends
@@ -196,13 +212,15 @@ class VoteQueue:
         window: Window,
         max_votes: int,
         limits: Sequence[tuple[RateLimit, str]],
+        gate: Gate = KNOWN,
     ) -> Outcome:
         """Run a vote through the limits, the quota and the window on Redis's clock; queue it.
 
         `limits` pairs each RateLimit with its subject. A vote stamped more than max_skew_ms
         ahead of Redis's clock is refused (kind "skew"); behind_ms() judges the other way.
         Raises a redis error when Redis cannot take the vote (down, out of memory): the caller
-        answers 503, never 202.
+        answers 503, never 202. `gate` is the fraud gate's part for a vote without a known voter
+        (fraud/budget.py).
         """
         vote_id = str(vote.vote_id)
         keys = [
@@ -211,6 +229,7 @@ class VoteQueue:
             receipt_key(vote_id),
             press_key(vote.category_id, press),
             *(limit_key(limit, subject) for limit, subject in limits),
+            *gate.keys,
         ]
         quota_ttl = max(1, (_ms(window.closes_at) - _ms(vote.cast_at)) // 1000) + KEEP_SECONDS
         args = [
@@ -226,6 +245,8 @@ class VoteQueue:
             self.max_skew_ms,
             len(limits),
             *(x for limit, _ in limits for x in (limit.amount, limit.seconds)),
+            gate.mode,
+            *gate.args,
             *(x for name, value in vote.fields().items() if name != "t" for x in (name, value)),
         ]
         reply = self.gatherer.call("EVALSHA", self.sha, len(keys), *keys, *args)

@@ -3,10 +3,12 @@
 -- name: create_staging
 -- The session's staging table for one batch, made once per connection.
 -- Temporary (no WAL), emptied at every COMMIT; a rolled-back batch leaves nothing in it either.
--- Its columns are votes' insert columns, in order.
+-- Its columns are votes' insert columns, in order; the last four are the fraud review signals
+-- (keyed hashes and flags, issue 14).
 CREATE TEMP TABLE IF NOT EXISTS vote_batch (
     vote_id uuid, category_id bigint, nominee_id bigint, window_id bigint, voter_id text,
-    ip_hash text, cast_at timestamptz, counted boolean, reject_reason text
+    ip_hash text, cast_at timestamptz, counted boolean, reject_reason text,
+    subnet_hash text, ua_hash text, new_voter boolean, challenge_solved boolean
 ) ON COMMIT DELETE ROWS
 
 -- name: copy_staging
@@ -20,7 +22,7 @@ COPY vote_batch FROM STDIN (FORMAT BINARY)
 -- Sorted, so concurrent writers take row locks in the same order (no deadlocks).
 WITH new AS (
     INSERT INTO votes (vote_id, category_id, nominee_id, window_id, voter_id, ip_hash, cast_at,
-                       counted, reject_reason)
+                       counted, reject_reason, subnet_hash, ua_hash, new_voter, challenge_solved)
     SELECT * FROM vote_batch ORDER BY vote_id
     ON CONFLICT (vote_id) DO NOTHING
     RETURNING vote_id, window_id, voter_id, counted

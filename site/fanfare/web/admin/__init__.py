@@ -11,6 +11,7 @@ from fanfare.web.admin import (  # noqa: F401  (they add routes)
     editing,
     editors,
     exports,
+    fraud,
     ops,
     predictions,
     reveal,
