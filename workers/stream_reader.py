@@ -31,7 +31,6 @@ class StreamReader:
         batch: int,
         claim_idle_ms: int,
         server_check: ServerCheck,
-        read_ahead: bool = True,
     ) -> None:
         self.redis = r
         self.consumer = consumer
@@ -42,7 +41,7 @@ class StreamReader:
         self.group_ready = False
         self._claim_cursor = "0-0"
         self._next_claim = 0.0
-        self._ahead = ReadAhead(self._read_new) if read_ahead else None
+        self._ahead = ReadAhead(self._read_new)
 
     def next_batch(self) -> tuple[Batch, bool]:
         """The next batch to handle, and whether it was delivered before (claimed or own
@@ -57,32 +56,30 @@ class StreamReader:
         claimed = self._claim()
         if claimed:
             return decode_batch(claimed), True
-        batch = self._ahead.take() if self._ahead else None
+        batch = self._ahead.take()
         if batch is None:
             redelivered = self.own_pending
             batch = decode_batch(self._read())
             if redelivered:
                 return batch, True
-        if batch.entries and self._ahead:
+        if batch.entries:
             self._ahead.start()
         return batch, False
 
     def take_read_ahead(self) -> Batch | None:
         """On a warm stop: the batch read ahead (to store it rather than leave it pending)."""
-        return self._ahead.take() if self._ahead else None
+        return self._ahead.take()
 
     def reset(self) -> None:
         """After a failure: drop the read ahead and re-read own pending entries (what was read
         ahead is pending, so it is among them); check the server and group again."""
-        if self._ahead:
-            self._ahead.discard()
+        self._ahead.discard()
         self.own_pending = True
         self.group_ready = False
 
     def close(self) -> None:
         """Let a read ahead under way finish, and stop its thread."""
-        if self._ahead:
-            self._ahead.close()
+        self._ahead.close()
 
     def group_lost(self) -> None:
         """The group is gone (Redis restarted without its data): recreate it, and say so."""

@@ -67,7 +67,6 @@ class VoteWriter:
         max_deliveries: int = MAX_DELIVERIES,
         dead_letters_maxlen: int = DEAD_LETTERS_MAXLEN,
         server_check: ServerCheck | None = None,
-        read_ahead: bool = True,
     ) -> None:
         self.redis = redis_client
         self.conninfo = conninfo
@@ -82,7 +81,6 @@ class VoteWriter:
             batch=batch,
             claim_idle_ms=claim_idle_ms,
             server_check=server_check or ServerCheck(production=False),
-            read_ahead=read_ahead,
         )
         self.stopping = False
         self.conn: psycopg.Connection | None = None
