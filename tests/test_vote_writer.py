@@ -485,3 +485,22 @@ def test_after_a_failure_the_batch_read_ahead_is_read_again(demo, redis_url):
         writer.close()
 
     assert counted(demo) == 4
+
+
+def test_nothing_new_is_read_ahead_while_own_pending_entries_are_redone(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        for voter in "abcd":
+            r.xadd(STREAM, vote_for(demo, "breakthrough-artist", voter=voter).fields())
+        r.xgroup_create(STREAM, GROUP, id="0")
+        r.xreadgroup(GROUP, "me", {STREAM: ">"}, count=2)  # a crash left two pending
+        writer = VoteWriter(redis_client=r, conninfo=demo, consumer="me", batch=2)
+        try:
+            assert writer.step() == 2  # the two pending, redelivered
+            time.sleep(0.5)  # a read ahead, had one started, would have taken the next two
+            assert r.xpending(STREAM, GROUP)["pending"] == 0
+            assert r.xinfo_groups(STREAM)[0]["lag"] == 2
+            wait_until(lambda: writer.step() == 0 and all_acked(redis_url))
+        finally:
+            writer.close()
+
+    assert counted(demo) == 4

@@ -1,5 +1,6 @@
 """What the vote writer reads next: own pending entries, entries claimed from crashed writers,
-then new ones; with the group's lifecycle (created, lost, recreated) and delivery counts."""
+then new ones (the next of which is read ahead, in a thread, while the writer stores the current
+batch); with the group's lifecycle (created, lost, recreated) and delivery counts."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import redis
 
 from fanfare.infra.redis_checks import ServerCheck
 from fanfare.votes.stream import GROUP, STREAM
+from workers.read_ahead import Batch, Entry, ReadAhead, decode_batch
 from workers.stream_upkeep import entry_order
-
-Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 log = logging.getLogger("fanfare.vote_writer")
 
@@ -41,22 +41,45 @@ class StreamReader:
         self.group_ready = False
         self._claim_cursor = "0-0"
         self._next_claim = 0.0
+        self._ahead = ReadAhead(self._read_new)
 
-    def next_batch(self) -> tuple[list[Entry], bool]:
-        """The next entries to handle, and whether they were delivered before (claimed or own
-        pending). Raises redis.ResponseError "NOGROUP" when the group is gone (group_lost)."""
+    def next_batch(self) -> tuple[Batch, bool]:
+        """The next batch to handle, and whether it was delivered before (claimed or own
+        pending). Raises redis.ResponseError "NOGROUP" when the group is gone (group_lost).
+
+        After a batch of new entries, the next new ones are read ahead while it is stored; never
+        after a redelivered batch, whose entries must be handled (and the delivery limit
+        checked) before anything newer is taken.
+        """
         if not self.group_ready:
             self._ensure_group()
-        entries = self._claim()
-        if entries:
-            return entries, True
-        redelivered = self.own_pending
-        return self._read(), redelivered
+        claimed = self._claim()
+        if claimed:
+            return decode_batch(claimed), True
+        batch = self._ahead.take()
+        if batch is None:
+            redelivered = self.own_pending
+            batch = decode_batch(self._read())
+            if redelivered:
+                return batch, True
+        if batch.entries:
+            self._ahead.start()
+        return batch, False
+
+    def take_read_ahead(self) -> Batch | None:
+        """On a warm stop: the batch read ahead (to store it rather than leave it pending)."""
+        return self._ahead.take()
 
     def reset(self) -> None:
-        """After a failure: re-read own pending entries; check the server and group again."""
+        """After a failure: drop the read ahead and re-read own pending entries (what was read
+        ahead is pending, so it is among them); check the server and group again."""
+        self._ahead.discard()
         self.own_pending = True
         self.group_ready = False
+
+    def close(self) -> None:
+        """Let a read ahead under way finish, and stop its thread."""
+        self._ahead.close()
 
     def group_lost(self) -> None:
         """The group is gone (Redis restarted without its data): recreate it, and say so."""
@@ -109,6 +132,11 @@ class StreamReader:
         if self.own_pending and not entries:
             self.own_pending = False
         return entries
+
+    def _read_new(self) -> list[Entry]:
+        """New entries without BLOCK, for the read ahead (its thread; no state of ours changes)."""
+        reply = self.redis.xreadgroup(GROUP, self.consumer, {STREAM: ">"}, count=self.batch)
+        return reply[0][1] if reply else []
 
     def _claim(self) -> list[Entry]:
         """Every few seconds, take over entries other consumers left idle (crashed writers)."""

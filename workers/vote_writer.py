@@ -5,7 +5,8 @@ NOTHING, re-judges the really new ones by the shared ballot rules at their inges
 applies the per-window quota (voter_usage), adds the counted ones to tallies, and COMMITs; only
 then are the entries XACKed and the receipts marked. A crash anywhere before the ACK means the
 entries are delivered again (own pending list on restart, XAUTOCLAIM for other consumers') and
-absorbed by the primary key. Several writers may run at once.
+absorbed by the primary key. The next batch is read and decoded in a thread while this one is
+stored (read_ahead.py). Several writers may run at once.
 
 An entry delivered more than WRITER_MAX_DELIVERIES times is stored alone; if it still fails for a
 reason of its own (not PostgreSQL or Redis being away), it goes to the dead-letter stream and its
@@ -31,17 +32,11 @@ from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.infra import metrics
 from fanfare.infra.redis_checks import RedisUnfit, ServerCheck
-from fanfare.votes.stream import (
-    GROUP,
-    STREAM,
-    DecodeError,
-    Vote,
-    decode,
-    mark_receipts,
-)
+from fanfare.votes.stream import GROUP, STREAM, Vote, mark_receipts
 from workers import stream_upkeep
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
-from workers.stream_reader import BLOCK_MS, Entry, StreamReader
+from workers.read_ahead import Batch, Entry, decode_batch
+from workers.stream_reader import BLOCK_MS, StreamReader
 from workers.vote_store import Status, store
 
 log = logging.getLogger("fanfare.vote_writer")
@@ -111,14 +106,15 @@ class VoteWriter:
                     log.exception("unexpected error; retrying in %.1fs", delay)
                 self._reset()
                 time.sleep(delay)
+        self._finish_read_ahead()
         self.close()
 
     def step(self) -> int:
         """One read-store-ack round (or a claim round); returns how many entries it handled."""
         try:
-            entries, redelivered = self.reader.next_batch()
-            if entries:
-                self.handle(entries, redelivered=redelivered)
+            batch, redelivered = self.reader.next_batch()
+            if batch.entries:
+                self.handle(batch, redelivered=redelivered)
             self._maybe_purge()
             self._maybe_trim()
         except redis.ResponseError as exc:
@@ -127,32 +123,25 @@ class VoteWriter:
                 raise
             self.reader.group_lost()
             return 0
-        return len(entries)
+        return len(batch.entries)
 
-    def handle(self, entries: list[Entry], *, redelivered: bool = False) -> None:
+    def handle(self, batch: Batch, *, redelivered: bool = False) -> None:
         """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK.
 
         Entries delivered too often are taken out and stored one by one (_handle_alone).
         """
         if redelivered:
-            overdelivered = self.reader.overdelivered(entries, self.max_deliveries)
-            for entry in entries:
-                if entry[0] in overdelivered:
-                    self._handle_alone(entry, overdelivered[entry[0]])
-            entries = [entry for entry in entries if entry[0] not in overdelivered]
-            if not entries:
-                return
+            overdelivered = self.reader.overdelivered(batch.entries, self.max_deliveries)
+            if overdelivered:
+                for entry in batch.entries:
+                    if entry[0] in overdelivered:
+                        self._handle_alone(entry, overdelivered[entry[0]])
+                batch = decode_batch([e for e in batch.entries if e[0] not in overdelivered])
+                if not batch.entries:
+                    return
         started = time.monotonic()
-        decoded: list[tuple[bytes, dict, Vote]] = []
-        dead: list[tuple[bytes, dict, str]] = []
-        for entry_id, fields in entries:
-            if fields is None:  # deleted from the stream while pending: nothing to store
-                continue
-            try:
-                decoded.append((entry_id, fields, decode(fields)))
-            except DecodeError as exc:
-                dead.append((entry_id, fields, str(exc)))
-        statuses, changed = self._store(decoded, dead)
+        entries, dead = batch.entries, batch.dead
+        statuses, changed = self._store(batch.votes, dead)
         pipe = self.redis.pipeline(transaction=True)
         unprocessable = stream_upkeep.dead_letter(pipe, dead, maxlen=self.dead_letters_maxlen)
         mark_receipts(pipe, {**statuses, **unprocessable})
@@ -170,7 +159,7 @@ class VoteWriter:
         (the entry waits for the next round). Anything else on a working connection is.
         """
         try:
-            self.handle([entry])
+            self.handle(decode_batch([entry]))
             return
         except (redis.ConnectionError, redis.TimeoutError):
             raise
@@ -253,6 +242,14 @@ class VoteWriter:
             self._dirty.clear()
             self._last_purge = time.monotonic()
 
+    def _finish_read_ahead(self) -> None:
+        """On a warm stop, store what was read ahead, rather than leave it for XAUTOCLAIM."""
+        try:
+            if batch := self.reader.take_read_ahead():
+                self.handle(batch)
+        except (*TRANSIENT, redis.ResponseError) as exc:  # it stays pending, for a writer to claim
+            log.warning("%s; left the batch read ahead pending", exc.__class__.__name__)
+
     def _reset(self) -> None:
         """After a failure: re-read our own pending entries, reconnect what broke."""
         self.reader.reset()
@@ -261,6 +258,7 @@ class VoteWriter:
             self.conn = None
 
     def close(self) -> None:
+        self.reader.close()
         if self.conn is not None:
             self.conn.close()
         if self.purger is not None:
