@@ -4,6 +4,8 @@ set -euo pipefail
 missing=()
 command -v pg_isready >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)  # make fleet: failover
+command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]] || missing+=(pgbouncer)  # make fleet
 command -v varnishd >/dev/null || missing+=(varnish)
 compgen -G "/usr/lib/*/varnish/vmods/libvmod_xkey.so" >/dev/null \
     || compgen -G "/usr/lib/varnish/vmods/libvmod_xkey.so" >/dev/null || missing+=(varnish-modules)
@@ -13,8 +15,9 @@ command -v npm >/dev/null || missing+=(npm)
 ((${#missing[@]})) || exit 0
 if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "system-deps: installing ${missing[*]}"
-    # Debian would start the packaged services (PostgreSQL with password auth on 5432);
-    # fanfare starts its own instances instead, so keep the packages from starting theirs.
+    # Debian would start the packaged services (PostgreSQL with password auth on 5432, a
+    # Sentinel on 26379, PgBouncer on 6432); fanfare starts its own instances instead, with
+    # generated configs on free ports, so keep the packages from starting theirs.
     policy=/usr/sbin/policy-rc.d
     [[ -e $policy ]] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; }
     apt-get update -qq

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import redis
@@ -21,6 +22,7 @@ from fanfare import settings
 from fanfare.content import after_publish, publishing
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.infra import connect
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.scheduler")
@@ -42,11 +44,13 @@ class Scheduler:
         self,
         *,
         conninfo: str,
+        connect_kwargs: Mapping[str, Any] | None = None,
         purger: PurgeClient,
         redis_client: redis.Redis,
         jobs: list[tuple[str, Job]],
     ) -> None:
         self.conninfo = conninfo
+        self.connect_kwargs = dict(connect_kwargs or {})  # prepare_threshold behind PgBouncer
         self.purger = purger
         self.redis = redis_client
         self.jobs = jobs
@@ -71,7 +75,7 @@ class Scheduler:
         backoff = Backoff(base=0.5)
         while not self.stopping:
             try:
-                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                with psycopg.connect(self.conninfo, autocommit=True, **self.connect_kwargs) as conn:
                     backoff.reset()
                     while not self.stopping:
                         now = datetime.now(UTC)
@@ -91,8 +95,9 @@ def main() -> None:
     values = settings.load()
     scheduler = Scheduler(
         conninfo=str(values["DATABASE_URL"]),
+        connect_kwargs=connect.pg_kwargs(values),
         purger=client_from_settings(values),
-        redis_client=redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2),
+        redis_client=connect.redis_client(values, max_connections=4, socket_timeout=2),
         jobs=JOBS,
     )
 

@@ -17,6 +17,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 import redis
@@ -24,6 +26,7 @@ import redis
 from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.infra import connect
 from fanfare.votes.stream import (
     DEAD_LETTERS,
     GROUP,
@@ -59,6 +62,7 @@ class VoteWriter:
         *,
         redis_client: redis.Redis,
         conninfo: str,
+        connect_kwargs: Mapping[str, Any] | None = None,
         purger: PurgeClient | None = None,
         consumer: str | None = None,
         claim_idle_ms: int = 30_000,
@@ -66,6 +70,7 @@ class VoteWriter:
     ) -> None:
         self.redis = redis_client
         self.conninfo = conninfo
+        self.connect_kwargs = dict(connect_kwargs or {})  # prepare_threshold behind PgBouncer
         self.purger = purger
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.claim_idle_ms = claim_idle_ms
@@ -162,7 +167,11 @@ class VoteWriter:
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
             self.conn = psycopg.connect(
-                self.conninfo, autocommit=True, connect_timeout=5, application_name=APPLICATION
+                self.conninfo,
+                autocommit=True,
+                connect_timeout=5,
+                application_name=APPLICATION,
+                **self.connect_kwargs,
             )
         return self.conn
 
@@ -272,13 +281,11 @@ def main() -> None:
     values = settings.load()
     writer = VoteWriter(
         # socket_timeout must outlast XREADGROUP's BLOCK, or every idle read would time out.
-        redis_client=redis.Redis.from_url(
-            str(values["REDIS_URL"]),
-            socket_timeout=BLOCK_MS / 1000 + 10,
-            socket_connect_timeout=2,
-            health_check_interval=30,
+        redis_client=connect.redis_client(
+            values, max_connections=4, socket_timeout=BLOCK_MS / 1000 + 10
         ),
         conninfo=str(values["DATABASE_URL"]),
+        connect_kwargs=connect.pg_kwargs(values),
         purger=client_from_settings(values),
         claim_idle_ms=int(values["CLAIM_IDLE_MS"]),  # type: ignore[call-overload]
         batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]
