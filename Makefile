@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test e2e lint bench deps system-deps clean
+.PHONY: run test e2e lint bench fleet deps system-deps clean
 
 deps: system-deps $(VENV)/.installed node_modules/.installed
 
@@ -41,6 +41,13 @@ bench: deps $(VENV)/.bench-installed
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@
+
+# A fleet on this machine (2 edges, 2 web, 3 ingest, 2 writers, PgBouncer, Redis + replica under
+# 3 Sentinels; 127.0.0.1 only, about 3 minutes): WAIT's cost, 1 vs 3 ingests, purges on both
+# edges, and a failover drill checked vote by vote. Results: bench/results/fleet.json.
+fleet: deps $(VENV)/.bench-installed
+	@scripts/services.sh
+	timeout 600 $(BIN)/python bench/fleet.py
 
 lint: deps
 	$(BIN)/ruff check .

@@ -51,14 +51,15 @@ pool() {  # KIND PORTS: backends KIND_1..n and the lines that add them to KIND_p
         web_backend web "$web_ports"
         ingest_backend ingest "$ingest_ports"
     else
-        cat <<'VCL'
+        cat <<VCL
 import directors;
-// routing.vcl names the backends `web` and `ingest`; here those names are placeholders and the
-// real choice is made in vcl_hash, which runs after vcl_recv for every request, pass or not,
+// routing.vcl names the backends \`web\` and \`ingest\`; here those names are placeholders and
+// the real choice is made in vcl_hash, which runs after vcl_recv for every request, pass or not,
 // and before grace.vcl's vcl_hit asks whether the origin is healthy (the director is healthy
-// while any of its backends is).
-backend web none;
-backend ingest none;
+// while any of its backends is). Two distinct definitions (not \`none\`, which compare equal),
+// so vcl_hash can tell them apart.
+backend web { .host = "127.0.0.1"; .port = "${web_ports%%,*}"; }
+backend ingest { .host = "127.0.0.1"; .port = "${ingest_ports%%,*}"; }
 sub vcl_init {
     new web_pool = directors.round_robin();
     new ingest_pool = directors.round_robin();
