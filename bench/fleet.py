@@ -24,6 +24,7 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -70,6 +71,34 @@ def summary(result: loadgen.Result) -> dict:
     }
 
 
+def flush_cost(fleet: Fleet, *, flushes: int = 300, size: int = 50) -> dict:
+    """What WAIT 1 adds to one gathered flush: pipelines of `size` XADDs, with and without it,
+    alternating, straight to the primary (no HTTP, so the figure is WAIT's own)."""
+    times: dict[str, list[float]] = {"wait_off": [], "wait_on": []}
+    with fleet.primary.client() as client:
+        for i in range(flushes * 2):
+            label = "wait_on" if i % 2 else "wait_off"
+            pipe = client.pipeline(transaction=False)
+            for _ in range(size):
+                pipe.xadd("bench:flush-cost", {"v": "1"}, maxlen=10_000)
+            if label == "wait_on":
+                pipe.execute_command("WAIT", 1, 500)
+            started = time.perf_counter()
+            replies = pipe.execute()
+            times[label].append((time.perf_counter() - started) * 1000)
+            assert label == "wait_off" or replies[-1] == 1, "the replica did not confirm"
+        client.delete("bench:flush-cost")
+    return {
+        label: {"median_ms": round(statistics.median(v), 3), "p99_ms": round(_p99(v), 3)}
+        for label, v in times.items()
+    } | {"flushes_each": flushes, "commands_per_flush": size}
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 def measure(fleet: Fleet, category: int, nominees: list[int]) -> dict:
     """WAIT on against off (one ingest each, alternating), then one ingest against three."""
     rounds: dict[str, list[dict]] = {"wait_on": [], "wait_off": []}
@@ -105,6 +134,7 @@ def measure(fleet: Fleet, category: int, nominees: list[int]) -> dict:
         "conditions": f"wrk, {CONNECTIONS} connections, {ROUND_SECONDS} s rounds, direct to "
         "ingest (1 gunicorn worker each), on the same shared 2-core machine",
         "wait": rounds,
+        "wait_per_flush": flush_cost(fleet),
         "one_ingest": summary(one),
         "three_ingests": {
             "votes_per_s": round(sum(r.rate(202) for r in three), 1),
