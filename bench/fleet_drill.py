@@ -121,7 +121,7 @@ class Drill:
                 status = response.status
                 cookie = (response.getheader("Set-Cookie") or cookie or "").split(";", 1)[0] or None
                 retry_after = float(response.getheader("Retry-After") or 1)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 self.answers[f"error:{exc.__class__.__name__}"] += 1
                 gevent.sleep(0.2)
                 continue
