@@ -200,3 +200,30 @@ class ReceiptPage(FanPage):
     def status(self) -> Locator:
         """The main content, which states the vote's status."""
         return self.main
+
+
+class OpsPage(FanPage):
+    """/admin/ops: the operator's live figures, for a signed-in editor."""
+
+    def sign_in(self, email: str, password: str) -> None:
+        """Sign in through the editor area's form, coming back to the ops page."""
+        self.visit("/admin/login?next=/admin/ops")
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def open(self) -> Response | None:
+        """Go to /admin/ops."""
+        return self.visit("/admin/ops")
+
+    def refresh(self) -> None:
+        """Press Refresh (a plain GET form: works without JS)."""
+        self.page.get_by_role("button", name="Refresh").click()
+
+    def figure(self, name: str) -> Locator:
+        """A figure's card (its class says ok, warn or bad against the threshold)."""
+        return self.page.locator(f'.ops-figure[data-figure="{name}"]')
+
+    def value(self, name: str) -> Locator:
+        """A figure's current value."""
+        return self.page.get_by_test_id(name)

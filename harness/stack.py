@@ -19,7 +19,12 @@ from harness import process
 from harness.process import free_port, wait_http
 
 PROCFILE = ROOT / "Procfile"
-HEALTH_PATHS = {"edge": "/healthz", "web": "/healthz", "ingest": "/healthz"}
+HEALTH_PATHS = {
+    "edge": "/healthz",
+    "web": "/healthz",
+    "ingest": "/healthz",
+    "exporter": "/metrics",
+}
 SECRET_KEY = "harness-secret-key"
 
 
@@ -56,6 +61,9 @@ def stack_env(
         "FANFARE_RUN_DIR": str(run_dir),
         "FANFARE_EDGE_URLS": f"http://127.0.0.1:{ports['edge']}",
         "FANFARE_EDGE_MEMORY": "64m",
+        # The plain processes' /metrics (0: none), so parallel stacks never share a port.
+        "FANFARE_WRITER_METRICS_PORT": str(ports.get("writer", 0)),
+        "FANFARE_EXPORTER_PORT": str(ports.get("exporter", 0)),
     }
     if workers is not None:  # None keeps gunicorn.conf.py's production default
         env["FANFARE_WORKERS"] = str(workers)
@@ -75,7 +83,8 @@ class Stack:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.run_dir = run_dir
-        self.ports = {"edge": free_port(), "web": free_port(), "ingest": free_port()}
+        names = ("edge", "web", "ingest", "writer", "exporter")
+        self.ports = {name: free_port() for name in names}
         self.commands = procfile()
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = stack_env(

@@ -6,7 +6,8 @@ cd "$root"
 scripts/services.sh
 export PATH="$root/.venv/bin:$PATH"
 # Ports, run dir and edge settings from the one settings module (environment first).
-eval "$(python -m fanfare.settings EDGE_PORT WEB_PORT INGEST_PORT RUN_DIR EDGE_URLS EDGE_MEMORY)"
+eval "$(python -m fanfare.settings EDGE_PORT WEB_PORT INGEST_PORT RUN_DIR EDGE_URLS EDGE_MEMORY \
+    WRITER_METRICS_PORT EXPORTER_PORT)"
 fanfare migrate
 fanfare seed-demo
 exec honcho start -f Procfile

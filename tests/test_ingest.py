@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from fanfare.app import create_ingest_app
 from fanfare.infra import db
@@ -272,9 +273,15 @@ def test_votes_survive_redis_forgetting_its_scripts(voter, open_category, redis_
     assert stream_length(redis_url) == 1
 
 
+def gathered() -> float:
+    """Commands gathered so far in this process, as /metrics counts them."""
+    return REGISTRY.get_sample_value("fanfare_redis_gathered_commands_total") or 0.0
+
+
 def test_concurrent_votes_share_pipelines(ingest, open_category, redis_url):
     category, nominees = open_category
     stats = ingest.extensions["fanfare.metrics"]
+    before = gathered()
 
     def cast(i: int) -> int:
         form = {"category": category, "nominee": nominees[i % len(nominees)]}
@@ -287,5 +294,6 @@ def test_concurrent_votes_share_pipelines(ingest, open_category, redis_url):
     # Three limiter counters and one quota+XADD script per vote, in fewer flushes than commands.
     assert stats["gather_commands"] == 800
     assert stats["gather_flushes"] < 800
+    assert gathered() - before == stats["gather_commands"]  # what /metrics reports
     metrics = ingest.test_client().get("/metrics").get_data(as_text=True)
-    assert "fanfare_gather_commands 800" in metrics
+    assert "fanfare_redis_gathered_commands_total" in metrics

@@ -26,7 +26,7 @@ import redis
 from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
-from fanfare.infra import connect
+from fanfare.infra import connect, metrics
 from fanfare.votes.stream import (
     DEAD_LETTERS,
     GROUP,
@@ -118,6 +118,7 @@ class VoteWriter:
 
     def handle(self, entries: list[Entry]) -> None:
         """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK."""
+        started = time.monotonic()
         decoded: list[tuple[bytes, dict, Vote]] = []
         dead: list[tuple[bytes, dict, str]] = []
         for entry_id, fields in entries:
@@ -136,6 +137,9 @@ class VoteWriter:
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed
+        metrics.batch_written(
+            time.monotonic() - started, entries=len(entries), statuses=statuses, dead=len(dead)
+        )
 
     def _store(
         self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
@@ -166,13 +170,8 @@ class VoteWriter:
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(
-                self.conninfo,
-                autocommit=True,
-                connect_timeout=5,
-                application_name=APPLICATION,
-                **self.connect_kwargs,
-            )
+            options = {"autocommit": True, "connect_timeout": 5, **self.connect_kwargs}
+            self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION, **options)
         return self.conn
 
     def _ensure_group(self) -> None:
@@ -291,6 +290,7 @@ def main() -> None:
         batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]
     )
 
+    metrics.serve(int(values["WRITER_METRICS_PORT"]))  # type: ignore[call-overload]
     stop_on_signals(writer)  # unacked entries are delivered again after a cold stop
     writer.run()
 

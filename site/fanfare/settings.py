@@ -64,6 +64,15 @@ DEFAULTS: dict[str, object] = {
     "BALLOT_CACHE_SECONDS": 2,  # how stale the ballot shared by ingest processes may be
     "CLAIM_IDLE_MS": 30000,  # a writer takes over another's unacked entries after this long
     "WRITER_BATCH": 500,  # stream entries per writer transaction
+    # Operations: metrics ports of the plain processes, the ops page's thresholds
+    "WRITER_METRICS_PORT": 8003,  # the vote writer's /metrics (0: none)
+    "EXPORTER_PORT": 8004,  # the exporter's /metrics: queue and edge figures (0: none)
+    # Space-separated /metrics URLs the exporter reads for the ops page; unset: this machine's.
+    "OPS_SCRAPE_URLS": None,
+    "OPS_VARNISH_DIR": None,  # varnishstat -n; unset: RUN_DIR/edge/varnish (scripts/edge.sh)
+    # What make bench measured: the ops thresholds are 70% of it.
+    "OPS_CAPACITY_FILE": str(ROOT / "bench" / "results" / "latest.json"),
+    "OPS_THRESHOLDS": {},  # figure -> threshold, overriding 70% of the measured capacity
     # Editors
     "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
     "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
@@ -97,6 +106,14 @@ def load(
     values.update(overrides or {})
     if values["EDGE_URLS"] is None:
         values["EDGE_URLS"] = f"http://127.0.0.1:{values['EDGE_PORT']}"
+    if values["OPS_SCRAPE_URLS"] is None:
+        local = "http://127.0.0.1:{}/metrics".format
+        values["OPS_SCRAPE_URLS"] = (
+            f"web={local(values['WEB_PORT'])} ingest={local(values['INGEST_PORT'])}"
+            f" writer={local(values['WRITER_METRICS_PORT'])}"
+        )
+    if values["OPS_VARNISH_DIR"] is None:
+        values["OPS_VARNISH_DIR"] = str(Path(str(values["RUN_DIR"])) / "edge" / "varnish")
     values["SECRET_KEY"] = _secret_key(values)
     return values
 

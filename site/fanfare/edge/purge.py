@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from fanfare.infra import metrics
 from fanfare.settings import words
 
 log = logging.getLogger(__name__)
@@ -131,12 +132,15 @@ class _EdgeSender:
                 for soft in (False, True):
                     for chunk in _chunks(batch[soft]):
                         self.purged += self.edge.send(chunk, soft=soft)
+                        metrics.purge_sent()
                         batch[soft] -= set(chunk)
                 failures = 0
             except PurgeRefused as exc:
+                metrics.purge_failed("refused")
                 log.error("edge refused to purge %s: %s", sorted(batch[True] | batch[False]), exc)
             except OSError as exc:
                 failures += 1
+                metrics.purge_failed("gave_up" if failures >= self.attempts else "retry")
                 if failures >= self.attempts:
                     log.error(
                         "gave up purging %s at %s after %d attempts (%s)",

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, current_app
 from flask.wrappers import Response
 
+from fanfare.http import metrics as http_metrics
 from fanfare.infra import db, redis_client
 
 bp = Blueprint("health", __name__)
 CHECKS = "fanfare.health_checks"
-STARTED = time.time()
 
 
 def check_database() -> None:
@@ -42,18 +41,12 @@ def healthz() -> tuple[dict, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """A few gauges in Prometheus text format."""
-    lines = [f"fanfare_uptime_seconds {time.time() - STARTED:.0f}"]
-    pool = current_app.extensions.get(db.EXTENSION)
-    if pool is not None and not pool.closed:
-        for key, value in pool.get_stats().items():
-            lines.append(f"fanfare_db_pool_{key} {value}")
-    for key, value in current_app.extensions.get("fanfare.metrics", {}).items():
-        lines.append(f"fanfare_{key} {value}")
-    return Response("\n".join(lines) + "\n", mimetype="text/plain")
+    """Prometheus text format for the whole service (every gunicorn worker), for operators."""
+    return http_metrics.metrics_response()
 
 
 def init_app(app: Flask, checks: dict[str, Callable[[], None]]) -> None:
-    """Register the endpoints with the checks this service depends on."""
+    """Register the endpoints with the checks this service depends on, and time requests."""
     app.extensions[CHECKS] = checks
     app.register_blueprint(bp)
+    http_metrics.init_app(app)

@@ -20,6 +20,8 @@ import threading
 import redis
 from redis.exceptions import NoScriptError
 
+from fanfare.infra import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -127,6 +129,8 @@ class Gatherer:
     def _send(self, batch: list[_Waiter]) -> list:
         self.stats["gather_flushes"] += 1
         self.stats["gather_commands"] += len(batch)
+        metrics.REDIS_GATHERED.inc(len(batch))
+        metrics.REDIS_FLUSHES.inc()
         pipe = self.client.pipeline(transaction=False)
         for waiter in batch:
             pipe.execute_command(*waiter.args)

@@ -11,7 +11,7 @@ import uuid
 
 import psycopg
 import redis
-from flask import Blueprint, Flask, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from limits.errors import StorageError
@@ -191,6 +191,7 @@ def _refused(exc: HTTPException) -> Response:
     """Every refusal as a friendly fragment or page with its status code."""
     reason = exc.reason if isinstance(exc, Problem) else str(exc.code)
     context = exc.context if isinstance(exc, Problem) else {}
+    g.vote_refusal = "rate_limited" if isinstance(exc, RateLimitExceeded) else reason  # metrics
     response = _answer("vote_problem", exc.code or 400, reason=reason, **context)
     if isinstance(exc, RateLimitExceeded):
         response.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
@@ -203,6 +204,7 @@ def _refused(exc: HTTPException) -> Response:
 @bp.errorhandler(psycopg.OperationalError)
 def _unavailable(exc: Exception) -> Response:
     """Redis (queue or limiter) or, with no ballot yet, PostgreSQL is down: 503, never 202."""
+    g.vote_refusal = "unavailable"  # counted by fanfare.http.metrics
     return service_unavailable(_render("vote_problem", 503, reason="unavailable"), exc)
 
 
