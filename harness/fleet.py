@@ -119,6 +119,8 @@ class Fleet:
         else:
             command = self.stack.commands[kind]
             env = {PORT_VARIABLE[kind]: port} if kind in PORT_VARIABLE else {}
+            # Each gunicorn empties its metrics dir (under the run dir) at start: one per instance.
+            env["FANFARE_RUN_DIR"] = str(self.run_dir / name)
             self.stack.spawn(name, ["bash", "-c", command], env=env)
         if kind in ("edge", "web", "ingest"):
             try:

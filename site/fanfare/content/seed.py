@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from fanfare.content.catalog import now
-from fanfare.infra import sql
+from fanfare.infra import connect, sql
 
 Q = sql.queries("seed")
 
@@ -200,7 +200,9 @@ def _cast_final_votes(conn: psycopg.Connection, category_id: int, window_id: int
 @with_appcontext
 def seed_demo_command() -> None:
     """Seed the demo event if the database has no event yet."""
-    with psycopg.connect(current_app.config["DATABASE_URL"]) as conn:
+    with psycopg.connect(
+        current_app.config["DATABASE_URL"], **connect.pg_kwargs(current_app.config)
+    ) as conn:
         seeded = seed_demo(conn)
     click.echo("seeded the demo event" if seeded else "an event exists already; nothing seeded")
 
