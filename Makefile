@@ -3,9 +3,15 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test e2e lint bench fleet deps system-deps clean
+.PHONY: run test e2e lint bench fleet deps system-deps clean extract update compile add-language
 
-deps: system-deps $(VENV)/.installed node_modules/.installed
+# Compiled catalogs are built here, never committed: one .mo beside each .po (see README,
+# "For translators").
+LOCALES := site/fanfare/translations
+POT := $(LOCALES)/messages.pot
+MO := $(patsubst %.po,%.mo,$(wildcard $(LOCALES)/*/LC_MESSAGES/messages.po))
+
+deps: system-deps $(VENV)/.installed node_modules/.installed $(MO)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -48,6 +54,23 @@ $(VENV)/.bench-installed: pyproject.toml
 fleet: deps $(VENV)/.bench-installed
 	@scripts/services.sh
 	timeout 600 $(BIN)/python bench/fleet.py
+
+$(LOCALES)/%/LC_MESSAGES/messages.mo: $(LOCALES)/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	@$(BIN)/pybabel -q compile -l $* -i $< -o $@
+
+# Translators: extract the marked strings, merge them into every catalog, compile.
+extract: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-wrap --sort-by-file \
+		--project fanfare --msgid-bugs-address translations@fanfare.invalid -o $(POT) .
+
+update: extract
+	$(BIN)/pybabel -q update -i $(POT) -d $(LOCALES) --no-wrap --no-fuzzy-matching --ignore-obsolete
+
+compile: $(MO)
+
+# make add-language LANGUAGE=nl (then add it to LANGUAGES in site/fanfare/http/i18n.py)
+add-language: extract
+	$(BIN)/pybabel -q init -i $(POT) -d $(LOCALES) -l $(LANGUAGE) --no-wrap
 
 lint: deps
 	$(BIN)/ruff check .

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-LUA = Path(__file__).resolve().parent / "lua"
+BENCH = Path(__file__).resolve().parent
+LUA = BENCH / "lua"
 # wrk's own default: a request unanswered for this long counts as a timeout, not a latency.
 TIMEOUT_S = 2
 
@@ -88,17 +90,61 @@ class Wrk:
 
     def result(self) -> Result:
         """Wait for wrk (killing it if it overruns) and parse its report."""
-        try:
-            out, err = self.process.communicate(timeout=self.seconds + 30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            out, err = self.process.communicate()
-        for line in out.splitlines():
-            if line.startswith("BENCH_JSON "):
-                data = json.loads(line.removeprefix("BENCH_JSON "))
-                data["statuses"] = {int(k): v for k, v in data["statuses"].items()}
-                return Result(**data)
-        raise RuntimeError(f"wrk printed no report (exit {self.process.returncode}): {err[-500:]}")
+        data = _report(self.process, self.seconds + 30)
+        data["statuses"] = {int(k): v for k, v in data["statuses"].items()}
+        return Result(**data)
+
+
+def _report(process: subprocess.Popen, timeout: float) -> dict:
+    """Wait for a load generator (killing it if it overruns); the JSON line it printed."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    for line in out.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line.removeprefix("BENCH_JSON "))
+    raise RuntimeError(
+        f"{process.args[0]} printed no report (exit {process.returncode}): {err[-500:]}"
+    )
+
+
+class Fans:
+    """One running fans.py process (fans who retry after Retry-After); result() waits for it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connections: int,
+        seconds: float,
+        category: int,
+        nominees: list[int],
+        tries: int = 4,
+        tail: float = 40.0,
+    ) -> None:
+        if urlsplit(url).hostname != "127.0.0.1":
+            raise ValueError(f"benchmarks only send traffic to 127.0.0.1, not {url}")
+        self.bound = seconds + tail + 45  # fans.ABANDON_S for the last answers, and a margin
+        command = [
+            sys.executable,
+            str(BENCH / "fans.py"),
+            url,
+            f"--connections={connections}",
+            f"--seconds={seconds}",
+            f"--category={category}",
+            f"--nominees={','.join(map(str, nominees))}",
+            f"--tries={tries}",
+            f"--tail={tail}",
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def result(self) -> dict:
+        """fans.py's summary (fans accepted, timeouts, latency per status)."""
+        return _report(self.process, self.bound)
 
 
 def run(url: str, **kwargs) -> Result:

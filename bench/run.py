@@ -23,16 +23,20 @@ from pathlib import Path
 # Run as `python bench/run.py`: put the repository root on the path, for harness/.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import predictions  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import spike  # noqa: E402
 from services import BENCH, Site  # noqa: E402
 
 SCENARIOS = {
     "ingest": scenarios.ingest,
     "read_path": scenarios.read_path,
     "audience": scenarios.audience,
-    "spike": scenarios.spike,
+    "spike": spike.spike,
     "drain": scenarios.drain,
+    # The prediction game at 100,000 fans × 20 rounds (issue 17).
+    "predictions": predictions.scenario,
     # Last: 2,000 connections straight at the web app may trip the edge's health probe.
     "memory": scenarios.memory,
 }

@@ -12,7 +12,6 @@ import loadgen
 import psycopg
 from measure import (
     RssSampler,
-    StreamSampler,
     backend_requests,
     established,
     median,
@@ -38,6 +37,7 @@ class Profile:
     spike_peak: float = 10
     spike_decline: float = 9
     spike_browsers: int = 100
+    spike_tail: float = 40  # how long fans still waiting to resend may go on after the decline
     drain_votes: int = 200_000
     drain_rounds: int = 2
     rss_seconds: float = 6
@@ -53,6 +53,7 @@ QUICK = Profile(
     spike_ramp=2,
     spike_peak=4,
     spike_decline=3,
+    spike_tail=20,
     drain_votes=30_000,
     drain_rounds=1,
     rss_seconds=3,
@@ -97,7 +98,7 @@ def _wait_ingest_quiet(site: Site, timeout: float = 30, still: float = 1.5) -> f
     return round(since - started, 2)
 
 
-def _reset_votes(site: Site) -> None:
+def reset_votes(site: Site) -> None:
     """Forget every vote: the stream, receipts, quotas and limiter counters; votes and tallies."""
     _wait_ingest_quiet(site)
     site.redis().flushdb()
@@ -167,6 +168,8 @@ def ingest(site: Site, profile: Profile) -> dict:
                     script="vote.lua",
                     args=(str(site.category_id), ",".join(map(str, site.nominees))),
                 )
+                shed = system == "fanfare" and c == max(profile.connections)
+                probe = _latency_probe(site, profile) if shed else None
                 if sampler:
                     with sampler:
                         time.sleep(profile.ingest_seconds / 2)
@@ -178,6 +181,8 @@ def ingest(site: Site, profile: Profile) -> dict:
                 else:
                     result = wrk.result()
                 runs[system][c].append(_ingest_row(result))
+                if probe:
+                    runs[system][c][-1].update(_probe_row(probe.result()))
                 if before:
                     after = varnish_counters(site.edge_workdir())
                     runs[system][c][-1]["edge"] = {
@@ -201,6 +206,36 @@ def ingest(site: Site, profile: Profile) -> dict:
         "runs": {s: {str(c): rows for c, rows in by_c.items()} for s, by_c in runs.items()},
         "ingest_rss_mb_by_worker": rss,
         "ingest_connections_at_peak": connections_seen,
+    }
+
+
+# wrk's Lua cannot time one answer, so the latency of each kind of answer (202, 503) comes from
+# a probe of this many connections beside it (fans.py, one send per fan, no retries).
+PROBE_CONNECTIONS = 50
+
+
+def _latency_probe(site: Site, profile: Profile) -> loadgen.Fans:
+    """Fans who send once each, through the edge, for as long as the wrk run."""
+    return loadgen.Fans(
+        site.url("edge") + "/votes",
+        connections=PROBE_CONNECTIONS,
+        seconds=profile.ingest_seconds,
+        category=site.category_id,
+        nominees=site.nominees,
+        tries=1,
+        tail=0,
+    )
+
+
+def _probe_row(probe: dict) -> dict:
+    """The probe's answers per status and their p99, and its timeouts."""
+    latency = probe["latency_ms"]
+    return {
+        "probe_answers": sum(probe["statuses"].values()),
+        "probe_503": probe["statuses"].get("503", 0),
+        "probe_p99_ms_503": latency.get("503", {}).get("p99"),
+        "probe_p99_ms_202": latency.get("202", {}).get("p99"),
+        "probe_timeouts": probe["timeouts"],
     }
 
 
@@ -238,10 +273,17 @@ def _median_rows(rows: list[dict]) -> dict:
         "s5xx",
         "timeouts",
         "socket_errors",
+        "probe_answers",
+        "probe_503",
+        "probe_p99_ms_503",
+        "probe_p99_ms_202",
+        "probe_timeouts",
     ]
     out: dict = {}
     for k in keys:
-        values = [row[k] for row in rows if row[k] is not None]
+        if all(k not in row for row in rows):
+            continue
+        values = [row[k] for row in rows if row.get(k) is not None]
         out[k] = round(median(values), 2) if values else None
     return out
 
@@ -431,117 +473,6 @@ def audience(site: Site, profile: Profile) -> dict:
     }
 
 
-# --- b. spike ------------------------------------------------------------------------------------
-
-
-def spike(site: Site, profile: Profile) -> dict:
-    """Quiet browsing, a jump to peak voting within the ramp, a decline; one vote writer on."""
-    _reset_votes(site)
-    site.start_workers(1)
-    time.sleep(2)  # the writer creates its group
-    p = profile
-    edge = site.url("edge")
-    slug = site.category_slug
-    pages = ["/", f"/awards/{slug}", f"/fragments/awards/{slug}/results", "/nominees/nova-reyes"]
-    voting_end = p.spike_quiet + p.spike_ramp + p.spike_peak + p.spike_decline
-    steps = 4  # four load generators of peak/4 connections each
-    peak_connections = 2000
-    starts = [p.spike_quiet + i * p.spike_ramp / (steps - 1) for i in range(steps)]
-    ends = [
-        p.spike_quiet
-        + p.spike_ramp
-        + p.spike_peak
-        + (steps - 1 - i) * p.spike_decline / (steps - 1)
-        for i in range(steps)
-    ]
-    voters: list[tuple[float, loadgen.Wrk]] = []
-    edge_before = varnish_counters(site.edge_workdir())
-    with StreamSampler(site.redis(), interval=0.5) as timeline:
-        t0 = time.monotonic()
-        browsers = loadgen.Wrk(
-            edge + pages[0],
-            connections=p.spike_browsers,
-            seconds=voting_end,
-            script="get.lua",
-            args=(",".join(pages), "200"),
-        )
-        for start, end in zip(starts, ends, strict=True):
-            time.sleep(max(0.0, start - (time.monotonic() - t0)))
-            voters.append(
-                (
-                    time.monotonic() - t0,
-                    loadgen.Wrk(
-                        f"{edge}/votes",
-                        connections=peak_connections // steps,
-                        seconds=end - start,
-                        script="vote.lua",
-                        args=(str(site.category_id), ",".join(map(str, site.nominees))),
-                    ),
-                )
-            )
-        results = [wrk.result() for _, wrk in voters]
-        votes_done = time.monotonic() - t0
-        edge_after = varnish_counters(site.edge_workdir())
-        browse = browsers.result()
-        drained_at = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if stream_state(site.redis())["drained"]:
-                drained_at = time.monotonic() - t0
-                break
-            time.sleep(0.1)
-        time.sleep(1)
-    site.stop_workers()
-    answers = sum(sum(r.statuses.values()) for r in results)
-    accepted = sum(r.count(202) for r in results)
-    refused = sum(r.count(503, 429) for r in results)
-    with psycopg.connect(site.database_url) as conn:
-        (tallied,) = conn.execute(
-            "SELECT COALESCE(sum(votes), 0) FROM tallies WHERE category_id = %s",
-            (site.category_id,),
-        ).fetchone()
-    out = {
-        "accepted_votes": accepted,
-        "answers": answers,
-        "share_503_429": round(refused / answers, 4) if answers else 0.0,
-        "s5xx": sum(n for r in results for code, n in r.statuses.items() if code >= 500),
-        "timeouts": sum(r.timeouts for r in results),
-        "p99_ms_worst_generator": max(r.p99_ms for r in results),
-        "p50_ms_median_generator": median([r.p50_ms for r in results]),
-        # From the end of the decline (the last vote sent) until every vote is persisted.
-        "drain_s_after_peak": round(drained_at - votes_done, 2) if drained_at else None,
-        "backlog_max": max((s["backlog"] for s in timeline.samples), default=0),
-        "tallied_votes": int(tallied),
-        "edge": {
-            k.removeprefix("MAIN."): edge_after.get(k, 0) - edge_before.get(k, 0)
-            for k in EDGE_COUNTERS
-        },
-        "browsing": {
-            "req_per_s": round(browse.rate(), 1),
-            "p99_ms": browse.p99_ms,
-            "non_2xx_3xx": sum(n for code, n in browse.statuses.items() if code >= 400),
-        },
-        "profile_s": {
-            "quiet": p.spike_quiet,
-            "ramp": p.spike_ramp,
-            "peak": p.spike_peak,
-            "decline": p.spike_decline,
-        },
-        "generators": [
-            {"started_s": round(s, 2), **r.as_dict()}
-            for (s, _), r in zip(voters, results, strict=True)
-        ],
-        "timeline": timeline.samples,
-    }
-    print(
-        f"  b. spike: {accepted} votes accepted, 503/429 share {out['share_503_429']:.2%}, "
-        f"worst p99 {out['p99_ms_worst_generator']:.0f} ms, drained "
-        f"{out['drain_s_after_peak']} s after the last vote, tallied {tallied}",
-        flush=True,
-    )
-    return out
-
-
 # --- e. worker drain -----------------------------------------------------------------------------
 
 
@@ -602,7 +533,7 @@ def drain(site: Site, profile: Profile) -> dict:
     runs: dict[str, list[dict]] = {"1": [], "2": []}
     for r in range(profile.drain_rounds):
         for workers in _rotate(["1", "2"], r):
-            _reset_votes(site)
+            reset_votes(site)
             _fill(site, n, f"{r}-{workers}")
             client = site.redis()
             site.start_workers(int(workers))

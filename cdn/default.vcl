@@ -14,6 +14,7 @@ include "backends.vcl";
 include "normalize.vcl";  // header hygiene, anti-poisoning, URL and Accept-Encoding, gzip
 include "purge.vcl";      // PURGE by surrogate key, from the ACL only
 include "grace.vcl";      // stale-while-revalidate when healthy, stale-if-error when not
+include "fans.vcl";       // /account: the fan cookie both ways, passed (issue 17)
 include "cookies.vcl";    // no cookies in or out on cacheable paths
 include "routing.vcl";    // web or ingest; pass or cache; /metrics only for the ACL
 include "debug.vcl";      // X-Cache, and hide internal headers

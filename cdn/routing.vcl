@@ -3,7 +3,9 @@ vcl 4.1;
 // This is the last vcl_recv: it always returns.
 
 sub vcl_recv {
-    if (req.url ~ "^/votes(/|\?|$)") {
+    // A receipt in another language (/ko/votes/<receipt>) goes to ingest too; ingest knows the
+    // languages and answers an unknown prefix 404.
+    if (req.url ~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes(/|\?|$)") {
         set req.backend_hint = ingest;
         return (pass);
     }
@@ -30,7 +32,7 @@ sub vcl_backend_response {
 }
 
 sub vcl_backend_error {
-    if (bereq.url ~ "^/votes(/|\?|$)") {
+    if (bereq.url ~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes(/|\?|$)") {
         // Ingest could not be reached: the fan's form shows a friendly refusal with a retry hint,
         // never Varnish's own error page. Nothing was queued, so nothing was accepted.
         set beresp.http.Content-Type = "text/html; charset=utf-8";

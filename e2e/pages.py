@@ -111,6 +111,22 @@ class CategoryPage(FanPage):
         self.nominees.get_by_role("link", name=name, exact=True).click()
         return NomineePage(self.page, self.base_url)
 
+    @property
+    def results_live_region(self) -> Locator:
+        """The stable polite live region the island swaps itself inside."""
+        return self.page.locator("[aria-live=polite]").filter(has=self.page.locator("#results"))
+
+    def choice(self, name: str) -> Locator:
+        """A nominee's radio button in the vote form."""
+        return self.vote_form.get_by_label(name, exact=True)
+
+    def move_between_choices(self, first: str, keys: list[str]) -> None:
+        """Focus the first nominee's radio with the keyboard's help, then press the arrow keys."""
+        self.choice(first).focus()
+        self.page.keyboard.press("Space")  # selects the focused radio, as a keyboard user does
+        for key in keys:
+            self.page.keyboard.press(key)
+
     def vote_for(self, name: str) -> None:
         """Choose a nominee by its label and send the form."""
         self.vote_form.get_by_label(name, exact=True).check()
@@ -151,6 +167,11 @@ class ResultsFragment:
         )
         total = sum(counts)
         return 100 * self.votes_of(name) / total if total else 0.0
+
+    @property
+    def status(self) -> str | None:
+        """live, counting or final, as the island states it."""
+        return self.root.get_attribute("data-status")
 
     def poll_seconds(self) -> float | None:
         """The interval the fragment asks to be polled at, or None once it stopped polling."""
@@ -227,3 +248,59 @@ class OpsPage(FanPage):
     def value(self, name: str) -> Locator:
         """A figure's current value."""
         return self.page.get_by_test_id(name)
+
+
+class AccountPage(FanPage):
+    """/account: ask for a sign-in link, finish signing in from it, read your rank."""
+
+    def open(self) -> Response | None:
+        """Go to the account page."""
+        return self.visit("/account")
+
+    def ask_for_link(self, email: str) -> None:
+        """Type an address and ask for a sign-in link."""
+        self.open()
+        self.page.get_by_label("Email address").fill(email)
+        self.page.get_by_role("button", name="Email me a sign-in link").click()
+
+    def follow_link(self, link: str) -> None:
+        """Open the mailed link (at this site) and press Sign in."""
+        self.visit("/account/link/" + link.rsplit("/account/link/", 1)[1])
+        self.page.get_by_role("button", name="Sign in").click()
+
+    @property
+    def my_rank(self) -> Locator:
+        """Your own row in the ranking around you."""
+        return self.main.locator("ol.around li.me")
+
+
+class PredictionsPage(FanPage):
+    """/predictions: every round and its form."""
+
+    def open(self) -> Response | None:
+        """Go to the predictions page."""
+        return self.visit("/predictions")
+
+    def predict(self, question: str, option: str) -> None:
+        """Pick an option in the round asking `question` and press Predict."""
+        card = self.main.locator("li.card", has=self.page.get_by_role("heading", name=question))
+        card.get_by_label(option).check()
+        card.get_by_role("button", name="Predict").click()
+
+    def answer(self, question: str) -> Locator:
+        """Where the htmx answer to a prediction appears."""
+        card = self.main.locator("li.card", has=self.page.get_by_role("heading", name=question))
+        return card.locator("[aria-live]")
+
+
+class LeaderboardPage(FanPage):
+    """/leaderboard: the cached board, with your own rank loaded privately by htmx."""
+
+    def open(self) -> Response | None:
+        """Go to the leaderboard."""
+        return self.visit("/leaderboard")
+
+    @property
+    def my_rank(self) -> Locator:
+        """Your row in the private fragment."""
+        return self.page.locator("#my-rank li.me")

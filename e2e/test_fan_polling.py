@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from e2e.pages import CategoryPage, ReceiptPage, ResultsPage
+from fanfare.votes.backlog import IN_FLIGHT_MS
 
 pytestmark = pytest.mark.fan
 
@@ -80,9 +81,11 @@ def test_polling_stops_once_the_window_is_final(
     )
     edge_purge(f"category:{own_category.id}", f"results:{own_category.id}")
 
-    # ... the next poll brings markup without a trigger, and nothing polls afterwards.
+    # ... it says "Counting…" until the scheduler finds nothing cast before the close left in
+    # the stream (IN_FLIGHT after the close); the poll after that brings markup without a
+    # trigger, and nothing polls afterwards.
     expect(category.results.root).not_to_have_attribute(
-        "hx-trigger", re.compile(r"every"), timeout=2 * interval * 1000 + 1000
+        "hx-trigger", re.compile(r"every"), timeout=(IN_FLIGHT_MS + 2 * interval * 1000) + 2000
     )
     final_at = time.monotonic()
     page.wait_for_timeout(3 * interval * 1000)

@@ -64,6 +64,8 @@ def stack_env(
         # The plain processes' /metrics (0: none), so parallel stacks never share a port.
         "FANFARE_WRITER_METRICS_PORT": str(ports.get("writer", 0)),
         "FANFARE_EXPORTER_PORT": str(ports.get("exporter", 0)),
+        # The Procfile's mail sink listens here, never on a developer's default port.
+        "FANFARE_SMTP_URL": f"smtp://127.0.0.1:{ports.get('mail') or free_port()}",
     }
     if workers is not None:  # None keeps gunicorn.conf.py's production default
         env["FANFARE_WORKERS"] = str(workers)
@@ -83,7 +85,7 @@ class Stack:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.run_dir = run_dir
-        names = ("edge", "web", "ingest", "writer", "exporter")
+        names = ("edge", "web", "ingest", "writer", "exporter", "mail")
         self.ports = {name: free_port() for name in names}
         self.commands = procfile()
         self.processes: dict[str, subprocess.Popen] = {}

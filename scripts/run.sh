@@ -10,4 +10,6 @@ eval "$(python -m fanfare.settings EDGE_PORT WEB_PORT INGEST_PORT RUN_DIR EDGE_U
     WRITER_METRICS_PORT EXPORTER_PORT)"
 fanfare migrate
 fanfare seed-demo
+# The `mail` process is a local SMTP sink: each fan sign-in link is printed in this console.
+echo "fan sign-in links appear below as 'mail | sign-in mail for ...'"
 exec honcho start -f Procfile

@@ -164,6 +164,43 @@ def test_postgres_enforces_the_quota_even_past_redis(demo):
     assert counted(demo) == 1
 
 
+def test_a_redelivered_vote_beside_a_new_one_charges_only_the_new_one(demo):
+    first, second = (vote_for(demo, "breakthrough-artist", nominee=i) for i in range(2))
+    with psycopg.connect(demo, autocommit=True) as conn:
+        store(conn, [first])
+        statuses, _ = store(conn, [first, second])  # first redelivered, second past the quota
+
+    assert statuses == {
+        first.vote_id: ("counted", None),
+        second.vote_id: ("rejected", "over_quota"),
+    }
+    assert counted(demo) == 1
+    assert one(demo, "SELECT used FROM voter_usage WHERE voter_id = %s", (first.voter_id,)) == 2
+
+
+def test_within_one_batch_the_earliest_votes_count_up_to_the_quota(demo):
+    votes = [vote_for(demo, "song-of-the-year", nominee=i % 3) for i in range(5)]  # quota 3
+    with psycopg.connect(demo, autocommit=True) as conn:
+        statuses, _ = store(conn, list(reversed(votes)))
+
+    assert [statuses[v.vote_id][0] for v in votes] == ["counted"] * 3 + ["rejected"] * 2
+    assert counted(demo) == 3
+
+
+def test_a_refused_batch_leaves_nothing_staged_for_the_next(demo):
+    poison = vote_for(demo, "breakthrough-artist", voter="nul\x00byte")
+    good = vote_for(demo, "breakthrough-artist", voter="fine")
+    with psycopg.connect(demo, autocommit=True) as conn:
+        with pytest.raises(psycopg.Error):
+            store(conn, [good, poison])
+        statuses, _ = store(conn, [good])
+        staged = conn.execute("SELECT count(*) FROM vote_batch").fetchone()[0]
+
+    assert statuses == {good.vote_id: ("counted", None)}
+    assert staged == 0  # emptied at COMMIT
+    assert counted(demo) == 1 and stored(demo) == 1
+
+
 def post_many(base: str, slug_ids: tuple[int, list[int]], n: int) -> list[int]:
     """n votes from n new voters (no cookie), 16 at a time; their status codes."""
     category, nominees = slug_ids
@@ -245,12 +282,15 @@ def test_two_writers_at_once_count_each_vote_once_and_keep_the_quota(make_stack,
         for k in range(10)
         for v in range(40)
     ]
-    with redis.Redis.from_url(redis_url) as r:
-        for vote in votes:
-            r.xadd(STREAM, vote.fields())
-
     first = make_stack(demo, redis_url, "worker", FANFARE_WRITER_BATCH="25")
     second = make_stack(demo, redis_url, "worker", FANFARE_WRITER_BATCH="25")
+    with redis.Redis.from_url(redis_url) as r:
+        # Both waiting in XREADGROUP first, or one fast writer could take every batch alone.
+        wait_until(lambda: r.exists(STREAM) and len(r.xinfo_consumers(STREAM, GROUP)) == 2)
+        pipe = r.pipeline(transaction=False)
+        for vote in votes:
+            pipe.xadd(STREAM, vote.fields())
+        pipe.execute()
     wait_until(lambda: all_acked(redis_url))
 
     with redis.Redis.from_url(redis_url) as r:
@@ -413,3 +453,32 @@ def test_decode_round_trips_a_vote(demo):
     raw = {k.encode(): v.encode() for k, v in vote.fields().items()}
     assert decode(raw) == vote
     assert GROUP and STREAM
+
+
+def _writer_with_a_batch_read_ahead(demo: str, r: redis.Redis) -> VoteWriter:
+    """A writer (batches of 2, four votes queued) that stored one batch and read the next."""
+    for voter in "abcd":
+        r.xadd(STREAM, vote_for(demo, "breakthrough-artist", voter=voter).fields())
+    writer = VoteWriter(redis_client=r, conninfo=demo, consumer="me", batch=2)
+    wait_until(lambda: writer.step() == 2)
+    wait_until(lambda: r.xpending(STREAM, GROUP)["pending"] == 2)  # the next two, read ahead
+    return writer
+
+
+def test_a_warm_stop_stores_the_batch_read_ahead(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        writer = _writer_with_a_batch_read_ahead(demo, r)
+        writer.stopping = True
+        writer.run()  # no round: only what was read ahead, then close
+
+    assert counted(demo) == 4 and all_acked(redis_url)
+
+
+def test_after_a_failure_the_batch_read_ahead_is_read_again(demo, redis_url):
+    with redis.Redis.from_url(redis_url) as r:
+        writer = _writer_with_a_batch_read_ahead(demo, r)
+        writer._reset()  # what run() does after an error: drop the read ahead, re-read own pending
+        wait_until(lambda: writer.step() == 0 and all_acked(redis_url))
+        writer.close()
+
+    assert counted(demo) == 4

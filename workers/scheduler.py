@@ -19,10 +19,12 @@ import psycopg
 import redis
 
 from fanfare import settings
-from fanfare.content import after_publish, publishing
+from fanfare.content import after_publish, finals, publishing, reveal
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
+from fanfare.fans import outbox
 from fanfare.infra import connect
+from fanfare.predictions import jobs as prediction_jobs
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
 log = logging.getLogger("fanfare.scheduler")
@@ -33,7 +35,19 @@ Job = Callable[[psycopg.Connection, datetime, datetime], set[str]]
 JOBS: list[tuple[str, Job]] = [
     ("publishing", publishing.due),
     ("transitions", transitions.changed_keys),
+    ("reveals", reveal.due),
+    # Pending predictions into PostgreSQL, linked rounds scored, the leaderboard refreshed.
+    ("predictions", prediction_jobs.job),
+    # Sign-in mail queued by the web app, sent over one SMTP session per tick.
+    ("mail", outbox.job),
 ]
+
+
+def jobs_with_redis(redis_client: redis.Redis) -> list[tuple[str, Job]]:
+    """JOBS, then the jobs that also read the stream: finals declares results final."""
+    return [*JOBS, ("finals", finals.job(redis_client))]
+
+
 TICK_SECONDS = 0.25
 
 
@@ -55,6 +69,9 @@ class Scheduler:
         self.redis = redis_client
         self.jobs = jobs
         self.stopping = False
+        for _, job in jobs:
+            if hasattr(job, "use_redis"):  # a job that reads queues in Redis gets this client
+                job.use_redis(redis_client)
 
     def tick(self, conn: psycopg.Connection, since: datetime, now: datetime) -> set[str]:
         """Run each job once; a failing job is logged and does not stop the others."""
@@ -93,14 +110,16 @@ def main() -> None:
     """Entry point for the Procfile."""
     setup_logging()
     values = settings.load()
+    redis_client = connect.redis_client(values, max_connections=4, socket_timeout=2)
     scheduler = Scheduler(
         conninfo=str(values["DATABASE_URL"]),
         connect_kwargs=connect.pg_kwargs(values),
         purger=client_from_settings(values),
-        redis_client=connect.redis_client(values, max_connections=4, socket_timeout=2),
-        jobs=JOBS,
+        redis_client=redis_client,
+        jobs=jobs_with_redis(redis_client),
     )
 
+    prediction_jobs.job.refresh_every = float(values["LEADERBOARD_REFRESH_SECONDS"])  # type: ignore[arg-type]
     stop_on_signals(scheduler)
     scheduler.run()
 

@@ -1,9 +1,10 @@
 """One batch of votes into PostgreSQL, in one transaction: each vote stored once, judged again.
 
-The votes are inserted ON CONFLICT (vote_id) DO NOTHING; only the really new ones are re-judged
-by the shared ballot rules at their ingest timestamp, charged to the voter's quota (voter_usage)
-and added to tallies. A redelivered batch therefore changes nothing and reports what was decided
-the first time.
+The judged batch is COPied (binary) into a session-temporary staging table, then moved into votes
+by one set-based statement: INSERT ... ON CONFLICT (vote_id) DO NOTHING, which also charges the
+really new valid votes to their voter's quota (voter_usage) and returns each new vote with its
+voter's usage. Votes past max_votes_per_voter are marked rejected; the rest are added to tallies.
+A redelivered batch therefore changes nothing and reports what was decided the first time.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from fanfare.votes.ballot import Ballot, Reason, Verdict, allowed_votes, judge, 
 from fanfare.votes.stream import Vote
 
 Q = sql.queries("votes")
+# The staging table's column types, in order, for the binary COPY.
+STAGING_TYPES = ["uuid", "int8", "int8", "int8", "text", "text", "timestamptz", "bool", "text"]
 
 Status = tuple[str, str | None]  # ("counted" | "rejected", reason)
+Judged = list[tuple[Vote, Verdict]]
 
 
 def _columns(rows: Iterable[tuple]) -> list[list]:
@@ -33,15 +37,19 @@ def _status(verdict: Verdict) -> Status:
     return ("counted", None) if verdict.valid else ("rejected", verdict.reason)
 
 
-def _insert(cur: psycopg.Cursor, judged: list[tuple[Vote, Verdict]]) -> set[uuid.UUID]:
-    """Insert every vote once; return the ids that were really new."""
-    rows = [
-        (v.vote_id, v.category_id, v.nominee_id, j.window.id if j.window else v.window_id,
-         v.voter_id, v.ip_hash, v.cast_at, j.valid, j.reason)
-        for v, j in judged
-    ]  # fmt: skip
-    cur.execute(Q.insert_votes, _columns(rows))
-    return {row[0] for row in cur.fetchall()}
+def _insert(cur: psycopg.Cursor, judged: Judged) -> dict[uuid.UUID, int | None]:
+    """Store every vote once, charging the quota; return the new ids with their voter's usage."""
+    cur.execute(Q.create_staging)
+    with cur.copy(Q.copy_staging) as copy:
+        copy.set_types(STAGING_TYPES)
+        for v, j in judged:
+            window_id = j.window.id if j.window else v.window_id
+            copy.write_row(
+                (v.vote_id, v.category_id, v.nominee_id, window_id, v.voter_id, v.ip_hash,
+                 v.cast_at, j.reason is None, j.reason)
+            )  # fmt: skip
+    cur.execute(Q.insert_and_charge)
+    return dict(cur.fetchall())
 
 
 def _decided_before(cur: psycopg.Cursor, vote_ids: list[uuid.UUID]) -> dict[uuid.UUID, Status]:
@@ -52,23 +60,24 @@ def _decided_before(cur: psycopg.Cursor, vote_ids: list[uuid.UUID]) -> dict[uuid
     return {vid: ("counted", None) if ok else ("rejected", why) for vid, ok, why in cur}
 
 
-def _over_quota(cur: psycopg.Cursor, ballot: Ballot, fresh: list[tuple[Vote, int]]) -> set:
-    """Charge new valid votes to voter_usage; return the ids past max_votes_per_voter.
+def _over_quota(
+    cur: psycopg.Cursor,
+    ballot: Ballot,
+    fresh: list[tuple[Vote, int]],
+    used: dict[uuid.UUID, int | None],
+) -> set[uuid.UUID]:
+    """Mark the new valid votes past max_votes_per_voter rejected; return their ids.
 
     Within a batch a voter's votes are charged in vote_id (= time) order, so the earliest count.
     """
     asked: dict[tuple[int, str], list[Vote]] = defaultdict(list)
     for vote, window_id in sorted(fresh, key=lambda pair: pair[0].vote_id.int):
         asked[(window_id, vote.voter_id)].append(vote)
-    if not asked:
-        return set()
-    keys = sorted(asked)
-    cur.execute(Q.use_quota, _columns((w, voter, len(asked[(w, voter)])) for w, voter in keys))
-    over = set()
-    for window_id, voter_id, used in cur.fetchall():
-        mine = asked[(window_id, voter_id)]
+    over: set[uuid.UUID] = set()
+    for mine in asked.values():
+        total = used[mine[0].vote_id] or 0  # the voter's usage in the window, this batch included
         quota = ballot.categories[mine[0].category_id].max_votes_per_voter
-        over |= {v.vote_id for v in mine[allowed_votes(used - len(mine), len(mine), quota) :]}
+        over |= {v.vote_id for v in mine[allowed_votes(total - len(mine), len(mine), quota) :]}
     if over:
         cur.execute(Q.reject_votes, (Reason.OVER_QUOTA.value, list(over)))
     return over
@@ -90,11 +99,11 @@ def store(conn: psycopg.Connection, votes: list[Vote]) -> tuple[dict[uuid.UUID, 
         ballot = load_ballot(conn)
         judged = [(v, judge(ballot, v.category_id, v.nominee_id, v.cast_at)) for v in votes]
         cur = conn.cursor(row_factory=tuple_row)
-        new = _insert(cur, judged)
+        used = _insert(cur, judged)
         statuses = {vote.vote_id: _status(verdict) for vote, verdict in judged}
-        statuses.update(_decided_before(cur, [vid for vid in statuses if vid not in new]))
-        fresh = [(v, j.window.id) for v, j in judged if j.window and v.vote_id in new]
-        over = _over_quota(cur, ballot, fresh)
+        statuses.update(_decided_before(cur, [vid for vid in statuses if vid not in used]))
+        fresh = [(v, j.window.id) for v, j in judged if j.window and v.vote_id in used]
+        over = _over_quota(cur, ballot, fresh, used)
         statuses.update({vid: ("rejected", Reason.OVER_QUOTA.value) for vid in over})
         counted = [vote for vote, _ in fresh if vote.vote_id not in over]
         _add_tallies(cur, counted)

@@ -5,7 +5,8 @@ NOTHING, re-judges the really new ones by the shared ballot rules at their inges
 applies the per-window quota (voter_usage), adds the counted ones to tallies, and COMMITs; only
 then are the entries XACKed and the receipts marked. A crash anywhere before the ACK means the
 entries are delivered again (own pending list on restart, XAUTOCLAIM for other consumers') and
-absorbed by the primary key. Several writers may run at once.
+absorbed by the primary key. The next batch is read and decoded in a thread while this one is
+stored (read_ahead.py). Several writers may run at once.
 
 usage: python -m workers.vote_writer
 """
@@ -27,19 +28,10 @@ from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.infra import connect, metrics
-from fanfare.votes.stream import (
-    DEAD_LETTERS,
-    GROUP,
-    STREAM,
-    DecodeError,
-    Vote,
-    decode,
-    mark_receipts,
-)
+from fanfare.votes.stream import DEAD_LETTERS, GROUP, STREAM, Vote, mark_receipts
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
+from workers.read_ahead import Batch, Entry, ReadAhead, decode_batch
 from workers.vote_store import Status, store
-
-Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 log = logging.getLogger("fanfare.vote_writer")
 
@@ -84,6 +76,7 @@ class VoteWriter:
         self._next_claim = self._next_trim = 0.0
         self._dirty: set[int] = set()
         self._last_purge = 0.0
+        self._ahead = ReadAhead(lambda: self._read(ahead=True))
 
     def run(self) -> None:
         """Loop until stopped; when Redis or PostgreSQL goes away, back off and try again."""
@@ -103,32 +96,29 @@ class VoteWriter:
                 log.exception("unexpected error; retrying in %.1fs", delay)
                 self._reset()
                 time.sleep(delay)
+        self._finish_read_ahead()
         self.close()
 
     def step(self) -> int:
         """One read-store-ack round (or a claim round); returns how many entries it handled."""
         if not self._group_ready:
             self._ensure_group()
-        entries = self._claim() or self._read()
-        if entries:
-            self.handle(entries)
+        claimed = self._claim()
+        batch = decode_batch(claimed) if claimed else self._ahead.take()
+        batch = batch or decode_batch(self._read())
+        if batch.entries:
+            if not self._own_pending:  # the next batch is read while this one is stored
+                self._ahead.start()
+            self.handle(batch)
         self._maybe_purge()
         self._maybe_trim()
-        return len(entries)
+        return len(batch.entries)
 
-    def handle(self, entries: list[Entry]) -> None:
+    def handle(self, batch: Batch) -> None:
         """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK."""
         started = time.monotonic()
-        decoded: list[tuple[bytes, dict, Vote]] = []
-        dead: list[tuple[bytes, dict, str]] = []
-        for entry_id, fields in entries:
-            if fields is None:  # deleted from the stream while pending: nothing to store
-                continue
-            try:
-                decoded.append((entry_id, fields, decode(fields)))
-            except DecodeError as exc:
-                dead.append((entry_id, fields, str(exc)))
-        statuses, changed = self._store(decoded, dead)
+        entries, dead = batch.entries, batch.dead
+        statuses, changed = self._store(batch.votes, dead)
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, fields, error in dead:
             log.error("dead-lettering entry %s: %s", entry_id, error)
@@ -183,20 +173,21 @@ class VoteWriter:
                 raise
         self._group_ready = True
 
-    def _read(self) -> list[Entry]:
-        """Own pending entries first (after a restart or an error), then new ones with BLOCK."""
-        start = "0" if self._own_pending else ">"
+    def _read(self, *, ahead: bool = False) -> list[Entry]:
+        """Own pending entries first (after a restart or an error), then new; ahead: no wait."""
+        start = "0" if self._own_pending and not ahead else ">"
         try:
             reply = self.redis.xreadgroup(
-                GROUP, self.consumer, {STREAM: start}, count=self.batch, block=BLOCK_MS
-            )
+                GROUP, self.consumer, {STREAM: start}, count=self.batch,
+                block=None if ahead else BLOCK_MS,
+            )  # fmt: skip
         except redis.ResponseError as exc:
             if "NOGROUP" in str(exc):  # Redis lost its data: recreate and carry on
                 self._group_ready = False
                 return []
             raise
         entries = reply[0][1] if reply else []
-        if self._own_pending and not entries:
+        if self._own_pending and not entries and not ahead:
             self._own_pending = False
         return entries
 
@@ -253,8 +244,17 @@ class VoteWriter:
             self._dirty.clear()
             self._last_purge = time.monotonic()
 
+    def _finish_read_ahead(self) -> None:
+        """On a warm stop, store what was read ahead, rather than leave it for XAUTOCLAIM."""
+        try:
+            if batch := self._ahead.take():
+                self.handle(batch)
+        except TRANSIENT as exc:  # it stays pending, for another writer to claim
+            log.warning("%s; left the batch read ahead pending", exc.__class__.__name__)
+
     def _reset(self) -> None:
         """After a failure: re-read our own pending entries, reconnect what broke."""
+        self._ahead.discard()  # what it read is pending: it is read again with the rest
         self._own_pending = True
         self._group_ready = False
         if self.conn is not None and (self.conn.closed or self.conn.broken):
@@ -262,6 +262,7 @@ class VoteWriter:
             self.conn = None
 
     def close(self) -> None:
+        self._ahead.close()
         if self.conn is not None:
             self.conn.close()
         if self.purger is not None:

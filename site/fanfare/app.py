@@ -7,7 +7,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fanfare import settings
 from fanfare.edge import purge
-from fanfare.http import assets, cache_policy, errors, filters, health, ratelimit, security
+from fanfare.http import (
+    assets,
+    cache_policy,
+    errors,
+    filters,
+    health,
+    i18n,
+    ratelimit,
+    security,
+)
 from fanfare.infra import db, redis_client
 
 
@@ -33,27 +42,30 @@ def _base(name: str, overrides: dict | None) -> Flask:
     errors.init_app(app)
     assets.init_app(app)
     filters.init_app(app)
+    i18n.init_app(app)
     return app
 
 
 def create_web_app(overrides: dict | None = None) -> Flask:
     """Pages, results fragments and the editor area."""
     from fanfare.content import media, seed
-    from fanfare.web import admin, fragments, pages
+    from fanfare.web import admin, fans, fragments, overlay, pages
 
     app = _base("fanfare.web", overrides)
     health.init_app(app, {"database": health.check_database, "redis": health.check_redis})
     pages.init_app(app)
     fragments.init_app(app)
+    overlay.init_app(app)
     media.init_app(app)
     admin.init_app(app)
+    fans.init_app(app)
     seed.init_app(app)
     return app
 
 
 def create_ingest_app(overrides: dict | None = None) -> Flask:
     """POST /votes and the receipts: Redis only on the request path."""
-    from fanfare.ingest import votes
+    from fanfare.ingest import proofs, votes
 
     # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
     # Retry-After (ingest/votes.py sets it).
@@ -61,4 +73,5 @@ def create_ingest_app(overrides: dict | None = None) -> Flask:
     # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
     health.init_app(app, {"redis": health.check_redis})
     votes.init_app(app)
+    proofs.init_app(app)
     return app

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, object] = {
     "EDGE_URLS": None,
     "SURROGATE_KEY_HEADER": "xkey",  # xkey (Varnish), Surrogate-Key (Fastly), Cache-Tag (CF)
     "TRUSTED_ORIGINS": "",  # space-separated origins also allowed to post forms
+    # Space-separated origins that may frame the broadcast overlay and the results widget.
+    "FRAME_ANCESTORS": "",
     # Content
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
@@ -76,6 +78,20 @@ DEFAULTS: dict[str, object] = {
     # Editors
     "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
     "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
+    # Fan accounts and the prediction game
+    "SMTP_URL": "smtp://127.0.0.1:8025",  # smtp://[user:pass@]host:port, or smtps:// for TLS
+    "MAIL_FROM": "fanfare <no-reply@fanfare.invalid>",
+    "SITE_URL": "",  # base URL in sign-in mails; empty: the request's host (the edge checks it)
+    "MAGIC_LINK_SECONDS": 900,  # a sign-in link works once, within this long
+    "FAN_SESSION_SECONDS": 30 * 86400,
+    "SIGN_IN_LIMIT_PER_EMAIL": "5 per 15 minutes",
+    "SIGN_IN_LIMIT_PER_IP": "30 per minute",
+    "PREDICTION_LOCK_SECONDS": 60,  # a linked round locks this long before its category closes
+    "FEED_SECRET": "",  # HMAC-SHA256 key of the event feed; empty refuses every message
+    "LEADERBOARD_REFRESH_SECONDS": 30,  # the scheduler's background refresh, when anything changed
+    "TIER_BRONZE_POINTS": 10,
+    "TIER_SILVER_POINTS": 50,
+    "TIER_GOLD_POINTS": 150,
 }
 
 

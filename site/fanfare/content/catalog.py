@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fanfare.content import tally_proof
 from fanfare.infra import db, sql
 from fanfare.votes.ballot import WindowState, next_transition, window_state
 
@@ -16,15 +17,30 @@ def now() -> datetime:
 
 
 def with_state(category: dict, at: datetime) -> dict:
-    """Add the window state, the next transition and whether results show to a category row.
+    """Add the window state, the next transition and what the results show to a category row.
 
-    The one place this rule lives: fan pages and the editors' preview both use it.
+    The one place this rule lives: fan pages, the overlay and the editors' preview use it.
+    `final`: closed and every vote cast before the close stored (content/finals.py); until
+    then `counting`. `settled`: nothing on the results changes by the clock any more, so they
+    stop polling and are cached long. on_cue results show once revealed and final.
     """
-    category["state"] = window_state(category["opens_at"], category["closes_at"], at)
-    category["next_transition"] = next_transition(category["opens_at"], category["closes_at"], at)
-    category["results_visible"] = category["results_mode"] == "live" or (
-        category["state"] is WindowState.CLOSED
+    state = window_state(category["opens_at"], category["closes_at"], at)
+    closed = state is WindowState.CLOSED
+    final = closed and category.get("counted_at") is not None
+    revealed = category.get("reveal_at") is not None and category["reveal_at"] <= at
+    mode = category["results_mode"]
+    category["state"] = state
+    category["final"] = final
+    category["counting"] = closed and not final
+    category["results_visible"] = (
+        mode == "live" or (mode == "after_close" and closed) or (revealed and final)
     )
+    category["settled"] = final and (mode != "on_cue" or revealed)
+    moments = [next_transition(category["opens_at"], category["closes_at"], at)]
+    if mode == "on_cue" and category.get("reveal_at") and category["reveal_at"] > at:
+        moments.append(category["reveal_at"])  # a scheduled reveal changes the page by the clock
+    present = [m for m in moments if m is not None]
+    category["next_transition"] = min(present) if present else None
     return category
 
 
@@ -83,14 +99,26 @@ def results(category_id: int) -> list[dict]:
     return rows
 
 
+def turnout(category_id: int) -> int:
+    """Votes counted so far in a category: shown while the split is hidden, if the editor chose."""
+    with db.connection() as conn:
+        return conn.execute(Q.turnout, (category_id,)).fetchone()["votes"]
+
+
+def roots(category_id: int) -> list[dict]:
+    """Every Merkle root published for the category, newest first (docs/verify.md)."""
+    with db.connection() as conn:
+        return tally_proof.roots(conn, category_id)
+
+
 def winners() -> list[dict]:
-    """Every published category whose last window has closed, with its winner."""
+    """Every published category whose last window has closed: its winner once final and shown."""
     with db.connection() as conn:
         return conn.execute(Q.winners).fetchall()
 
 
-def next_close() -> datetime | None:
-    """When the next window of a published category closes: /history changes then."""
+def next_history_change() -> datetime | None:
+    """When /history next changes by the clock: a close, or a scheduled reveal."""
     with db.connection() as conn:
-        row = conn.execute(Q.next_close).fetchone()
-    return row["closes_at"] if row else None
+        row = conn.execute(Q.next_history_change).fetchone()
+    return row["at"] if row else None

@@ -39,7 +39,15 @@ KINDS = {
     "category": Kind(
         "category",
         "categories",
-        ("slug", "name", "description", "position", "max_votes_per_voter", "results_mode"),
+        (
+            "slug",
+            "name",
+            "description",
+            "position",
+            "max_votes_per_voter",
+            "results_mode",
+            "show_turnout",
+        ),  # fmt: skip
     ),
     "nominee": Kind(
         "nominee", "nominees", ("slug", "name", "tagline", "bio", "position", "photo_id")

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from fanfare.content.catalog import now
+from fanfare.content.finals import mark_final
 from fanfare.infra import connect, sql
 
 Q = sql.queries("seed")
@@ -185,6 +186,8 @@ def seed_demo(conn: psycopg.Connection) -> bool:
             )
         if final:
             _cast_final_votes(conn, category_id, window_id, at + timedelta(days=closes))
+            # Long closed and nothing queued for it: counted, with its published root.
+            mark_final(conn, window_id, category_id)
     return True
 
 

@@ -68,6 +68,17 @@ def history_page(category_ids: Iterable[int]) -> list[str]:
 NOT_FOUND_PAGE = [MISSING]
 
 
+def in_language(page_keys: Iterable[str], language: str) -> list[str]:
+    """A page's keys, each also in its language ("nominee:7@es").
+
+    Every language's copy carries the plain keys, so a change to the default text (which every
+    language falls back to) purges them all; the language's own keys let a published
+    translation purge exactly that language's copies (`translation_changed`).
+    """
+    plain = list(dict.fromkeys(page_keys))
+    return [*plain, *(f"{key}@{language}" for key in plain)]
+
+
 # ---- what each change purges ------------------------------------------------------------------
 
 
@@ -119,6 +130,58 @@ def window_changed(category_id: int, event_id: int, *, closed: bool) -> set[str]
     return keys
 
 
+def translation_changed(changed: Iterable[str], language: str) -> set[str]:
+    """A translation was published: `changed` (a content_changed set) in its language."""
+    return {f"{key}@{language}" for key in changed}
+
+
 def counts_changed(category_ids: Iterable[int]) -> set[str]:
     """New votes were counted in these categories."""
     return set(map(results, category_ids))
+
+
+def results_settled(category_id: int) -> set[str]:
+    """Results turned final, gained a new root (an invalidation after final) or were revealed:
+    every page that shows them or their winner."""
+    return {results(category_id), category(category_id), HISTORY}
+
+
+# ---- the prediction game (issue 17) ------------------------------------------------------------
+
+LEADERBOARD = "leaderboard"
+PREDICTIONS = "predictions"
+
+
+def fan(public_id: str) -> str:
+    """One fan's share card (their nickname and rank)."""
+    return f"fan:{public_id}"
+
+
+def predictions_page(event_id: int) -> list[str]:
+    """The rounds of an event and their forms."""
+    return [PREDICTIONS, event(event_id)]
+
+
+def leaderboard_page() -> list[str]:
+    """Every leaderboard page: refreshed together with the materialized view."""
+    return [LEADERBOARD]
+
+
+def fan_card_page(public_id: str) -> list[str]:
+    """A share card and its image show the fan's rank (the board) and nickname (the fan)."""
+    return [LEADERBOARD, fan(public_id)]
+
+
+def leaderboard_changed() -> set[str]:
+    """The materialized view was refreshed."""
+    return {LEADERBOARD}
+
+
+def rounds_changed() -> set[str]:
+    """A round was created, suspended, reopened or resolved."""
+    return {PREDICTIONS, LEADERBOARD}
+
+
+def fan_changed(public_id: str) -> set[str]:
+    """A fan was renamed or deleted: their card, and the boards that show their nickname."""
+    return {fan(public_id), LEADERBOARD}

@@ -21,6 +21,9 @@ class Policy:
 
 FAN_PAGE = Policy(max_age=30, s_maxage=300, stale_while_revalidate=60, stale_if_error=86400)
 RESULTS = Policy(max_age=2, s_maxage=2, stale_while_revalidate=5, stale_if_error=600)
+# Settled results (final, and revealed if on cue) change only by an editor or an invalidation,
+# both of which purge them: the edge keeps them a day, browsers a minute.
+FINAL_RESULTS = Policy(max_age=60, s_maxage=86400, stale_while_revalidate=60, stale_if_error=86400)
 # A missing page may appear when an editor publishes it, so 404s are kept only briefly.
 NOT_FOUND = Policy(max_age=10, s_maxage=10, stale_while_revalidate=0, stale_if_error=60)
 # How often the results island polls while live; the edge keeps it RESULTS.s_maxage at most.

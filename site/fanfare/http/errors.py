@@ -6,6 +6,7 @@ import psycopg
 import redis
 from flask import Flask, current_app, render_template
 from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
 from limits.errors import StorageError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -16,22 +17,36 @@ from fanfare.infra.db import DatabaseError
 # Seconds a client waits before trying again when a dependency is down.
 RETRY_AFTER_SECONDS = 5
 TITLES = {
-    400: "That didn't look right",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    409: "Not now",
-    429: "Slow down a little",
-    500: "Something went wrong",
-    503: "We're very busy",
+    400: _l("That didn't look right"),
+    403: _l("Not allowed"),
+    404: _l("Page not found"),
+    405: _l("Not allowed"),
+    409: _l("Not now"),
+    429: _l("Slow down a little"),
+    500: _l("Something went wrong"),
+    503: _l("We're very busy"),
+}
+# Werkzeug's own descriptions are English and technical; a fan gets one of these instead.
+MESSAGES = {
+    400: _l("We couldn't make sense of that request. Please go back and try again."),
+    403: _l("You can't do that here."),
+    404: _l("There's nothing at this address. It may have moved, or it isn't published yet."),
+    405: _l("You can't do that here."),
+    409: _l("That can't be done right now."),
+    429: _l("That's a lot of requests. Please wait a minute and try again."),
+    500: _l("Something went wrong on our side. Please try again in a moment."),
+    503: _l("We're very busy right now. Please try again in a few seconds."),
 }
 
 
 def render_error(exc: HTTPException):
-    """Render any HTTP error as a small page."""
+    """Render any HTTP error as a small page, in the language of its URL."""
     code = exc.code or 500
-    title = TITLES.get(code, "Something went wrong")
-    body = render_template("errors/error.html", code=code, title=title, message=exc.description)
+    title = TITLES.get(code, TITLES[500])
+    message = exc.description
+    if message == type(exc).description:  # not one of ours: say it in the fan's language
+        message = MESSAGES.get(code, MESSAGES[500])
+    body = render_template("errors/error.html", code=code, title=title, message=message)
     response = exc.get_response()
     response.set_data(body)
     response.mimetype = "text/html"
@@ -52,8 +67,7 @@ def service_unavailable(body: str, exc: Exception) -> Response:
 
 def unavailable(exc: Exception) -> Response:
     """A dependency is down, on any page: the error page under the one 503 answer."""
-    message = "We're very busy right now. Please try again in a few seconds."
-    body = render_template("errors/error.html", code=503, title=TITLES[503], message=message)
+    body = render_template("errors/error.html", code=503, title=TITLES[503], message=MESSAGES[503])
     return service_unavailable(body, exc)
 
 

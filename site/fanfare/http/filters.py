@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import nh3
 from flask import Flask
 from markdown_it import MarkdownIt
@@ -13,11 +11,6 @@ from markupsafe import Markup
 # emphasis, links and lists but never a script, a style, an iframe or an event handler.
 MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 BIO_TAGS = {"p", "br", "em", "strong", "a", "ul", "ol", "li", "blockquote", "code", "h3", "h4"}
-
-
-def when(moment: datetime) -> str:
-    """A short, unambiguous time: 'Mon 23 Nov, 18:00 UTC'."""
-    return moment.strftime("%a %d %b, %H:%M UTC")
 
 
 def initials(name: str) -> str:
@@ -41,4 +34,4 @@ def bio(text: str) -> Markup:
 
 def init_app(app: Flask) -> None:
     """Register the filters."""
-    app.jinja_env.filters.update(when=when, initials=initials, bio=bio)
+    app.jinja_env.filters.update(initials=initials, bio=bio)

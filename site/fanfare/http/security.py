@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request
 from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
 
 from fanfare.settings import words
 
@@ -15,6 +17,9 @@ CSP = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
     "frame-ancestors 'none'"
 )
+# An origin as CSP frame-ancestors takes it: scheme://host[:port], nothing that could end the
+# directive (a stray ";" in the setting must not inject policy).
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 def is_cross_origin() -> bool:
@@ -35,7 +40,17 @@ def is_cross_origin() -> bool:
 def _check_origin() -> None:
     """Refuse cross-origin unsafe requests before any other work."""
     if is_cross_origin():
-        abort(403, description="This form can only be sent from this site.")
+        abort(403, description=_l("This form can only be sent from this site."))
+
+
+def framable(response: Response) -> Response:
+    """Let only the origins in FRAME_ANCESTORS frame this response (the overlay and embed)."""
+    origins = [o for o in words(current_app.config["FRAME_ANCESTORS"]) if ORIGIN.fullmatch(o)]
+    ancestors = " ".join(origins) or "'none'"
+    response.headers["Content-Security-Policy"] = CSP.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {ancestors}"
+    )
+    return response
 
 
 def _headers(response: Response) -> Response:
@@ -44,7 +59,9 @@ def _headers(response: Response) -> Response:
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    # X-Frame-Options has no allow-list, so a response that may be framed (framable) drops it.
+    if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:
+        headers.setdefault("X-Frame-Options", "DENY")
     if current_app.config["ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

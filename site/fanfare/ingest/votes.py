@@ -18,6 +18,7 @@ from limits.errors import StorageError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from fanfare.http import i18n
 from fanfare.http.cache_policy import POLL_SECONDS, PRIVATE
 from fanfare.http.errors import service_unavailable
 from fanfare.http.ratelimit import client_ip, client_subnet, limiter
@@ -120,7 +121,7 @@ def cast() -> Response:
     if not queued:
         raise Problem(409, Reason.OVER_QUOTA, rules=rules, earlier=receipt)
     if not _wants_fragment():
-        return redirect(f"/votes/{receipt}", code=303)
+        return redirect(i18n.lang_path(f"/votes/{receipt}"), code=303)
     return _answer(
         "vote_receipt",
         202,
@@ -157,6 +158,7 @@ def _status_from_db(vote_id: uuid.UUID) -> dict | None:
 
 
 @bp.get("/votes/<receipt>")
+@bp.get("/<lang:lang>/votes/<receipt>")
 def receipt(receipt: str) -> Response:
     """Queued, counted, or not counted with the reason: from Redis, else PostgreSQL."""
     try:

@@ -7,6 +7,7 @@ from flask.wrappers import Response
 
 from fanfare.content import catalog
 from fanfare.edge import keys
+from fanfare.http import i18n
 from fanfare.http.cache_policy import FAN_PAGE, cacheable
 from fanfare.votes.ballot import seconds_until
 
@@ -23,6 +24,7 @@ def _expires_in(categories: list[dict]) -> float | None:
 def _page(template: str, tags: list[str], shown: list[dict], **context) -> Response:
     """Render a fan page under the fan-page policy, capped by the next transition of `shown`."""
     response = make_response(render_template(template, **context))
+    tags = i18n.page_keys(tags)
     return cacheable(response, FAN_PAGE, tags, expires_in=_expires_in(shown))
 
 
@@ -67,11 +69,14 @@ def history() -> Response:
     winners = catalog.winners()
     tags = keys.history_page(w["category_id"] for w in winners)
     response = make_response(render_template("pages/history.html", winners=winners))
-    # A new winner appears when the next window closes.
-    expires_in = seconds_until(catalog.next_close(), catalog.now())
+    # A new winner appears when the next window closes or a scheduled reveal comes.
+    expires_in = seconds_until(catalog.next_history_change(), catalog.now())
+    tags = i18n.page_keys(tags)
     return cacheable(response, FAN_PAGE, tags, expires_in=expires_in)
 
 
 def init_app(app: Flask) -> None:
     """Register the fan pages."""
     app.register_blueprint(bp)
+    # The same routes under every other language's prefix: /es/awards/<slug>, ...
+    app.register_blueprint(bp, url_prefix="/<lang:lang>", name=f"{bp.name}_in_language")

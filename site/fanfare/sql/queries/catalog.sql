@@ -11,8 +11,8 @@ LIMIT 1
 -- That window is the open one, else the next upcoming one, else the one that closed last.
 -- Template: {where} narrows it (and may order it).
 SELECT c.id, c.event_id, c.slug, c.name, c.description, c.position,
-       c.max_votes_per_voter, c.results_mode,
-       w.id AS window_id, w.opens_at, w.closes_at
+       c.max_votes_per_voter, c.results_mode, c.reveal_at, c.show_turnout, e.time_zone,
+       w.id AS window_id, w.opens_at, w.closes_at, f.counted_at
 FROM categories c
 JOIN events e ON e.id = c.event_id AND e.published_at <= now()
 LEFT JOIN LATERAL (
@@ -23,6 +23,7 @@ LEFT JOIN LATERAL (
              closes_at DESC
     LIMIT 1
 ) w ON true
+LEFT JOIN window_finals f ON f.window_id = w.id
 WHERE c.published_at <= now() {where}
 
 -- name: nominees
@@ -42,17 +43,25 @@ FROM nominees n LEFT JOIN tallies t
 WHERE n.category_id = %s AND n.published_at <= now()
 ORDER BY votes DESC, n.position, n.id
 
+-- name: turnout
+-- Votes counted so far in a category, whatever its nominees' state.
+SELECT COALESCE(sum(votes), 0)::bigint AS votes FROM tallies WHERE category_id = %s
+
 -- name: winners
--- Every published category whose last window has closed, with its winner, latest first.
-SELECT e.name AS event_name, e.slug AS event_slug, c.id AS category_id,
+-- Every published category whose last window has closed, latest first, with its leader.
+-- final: that window is counted (window_finals); shown: not an on_cue category before its reveal.
+SELECT e.name AS event_name, e.slug AS event_slug, e.time_zone, c.id AS category_id,
        c.slug AS category_slug, c.name AS category_name, w.closes_at,
+       f.window_id IS NOT NULL AS final,
+       c.results_mode <> 'on_cue' OR c.reveal_at <= now() AS shown,
        n.slug AS nominee_slug, n.name AS nominee_name, t.votes
 FROM categories c
 JOIN events e ON e.id = c.event_id AND e.published_at <= now()
 JOIN LATERAL (
-    SELECT max(closes_at) AS closes_at FROM voting_windows
-    WHERE category_id = c.id HAVING max(closes_at) <= now()
-) w ON true
+    SELECT id, closes_at FROM voting_windows
+    WHERE category_id = c.id ORDER BY closes_at DESC LIMIT 1
+) w ON w.closes_at <= now()
+LEFT JOIN window_finals f ON f.window_id = w.id
 LEFT JOIN LATERAL (
     SELECT nominee_id, votes FROM tallies
     WHERE category_id = c.id AND votes > 0 ORDER BY votes DESC LIMIT 1
@@ -61,9 +70,12 @@ LEFT JOIN nominees n ON n.id = t.nominee_id
 WHERE c.published_at <= now()
 ORDER BY w.closes_at DESC, c.position
 
--- name: next_close
--- When the next window of a published category closes.
-SELECT min(w.closes_at) AS closes_at FROM voting_windows w
-JOIN categories c ON c.id = w.category_id AND c.published_at <= now()
-JOIN events e ON e.id = c.event_id AND e.published_at <= now()
-WHERE w.closes_at > now()
+-- name: next_history_change
+-- When /history next changes by the clock: a published category's close, or a scheduled reveal.
+SELECT least(
+    (SELECT min(w.closes_at) FROM voting_windows w
+     JOIN categories c ON c.id = w.category_id AND c.published_at <= now()
+     JOIN events e ON e.id = c.event_id AND e.published_at <= now()
+     WHERE w.closes_at > now()),
+    (SELECT min(reveal_at) FROM categories WHERE results_mode = 'on_cue' AND reveal_at > now())
+) AS at

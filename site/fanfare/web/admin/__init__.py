@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from fanfare.web.admin import accounts, auth, base, editing, editors, ops  # noqa: F401  (routes)
+from fanfare.web.admin import (  # noqa: F401  (they add routes)
+    accounts,
+    auth,
+    base,
+    editing,
+    editors,
+    exports,
+    ops,
+    predictions,
+    reveal,
+)
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
 
 

@@ -23,6 +23,8 @@ NOTICES = {
     "unpublished": "Unpublished. Fans no longer see it.",
     "discarded": "Draft discarded.",
     "photo": "Photo uploaded into the draft. Publish to show it to fans.",
+    "revealed": "Revealed. Fans see the results as soon as they are final.",
+    "reveal-scheduled": "Reveal scheduled.",
 }
 
 

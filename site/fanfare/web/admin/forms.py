@@ -8,7 +8,11 @@ from datetime import UTC, datetime
 from werkzeug.datastructures import MultiDict
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-RESULTS_MODES = {"live": "Live, while voting", "after_close": "After voting closes"}
+RESULTS_MODES = {
+    "live": "Live, while voting",
+    "after_close": "After voting closes",
+    "on_cue": "On cue: when an editor reveals them",
+}
 
 
 class Invalid(ValueError):
@@ -95,6 +99,8 @@ def category(form: MultiDict) -> dict:
         "position": _int(form, "position", errors, 0, 10_000, 0),
         "max_votes_per_voter": _int(form, "max_votes_per_voter", errors, 1, 100, 1),
         "results_mode": form.get("results_mode", "live"),
+        # While the split is hidden, fans may still see how many votes have been counted.
+        "show_turnout": form.get("show_turnout") == "1",
     }
     if data["results_mode"] not in RESULTS_MODES:
         errors["results_mode"] = "Choose when results are shown."

@@ -1,0 +1,1 @@
+"""Fan accounts: passwordless sign-in by email magic link, sessions in Redis, erasure."""

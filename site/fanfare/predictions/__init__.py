@@ -1,0 +1,1 @@
+"""The prediction game: rounds that lock exactly, suspensions, four-eyes results, scoring."""
