@@ -3,10 +3,10 @@ votes pass through the director to ingest, and a dead web is routed around."""
 
 from __future__ import annotations
 
-import http.client
 import time
 
 import psycopg
+from edge_http import request
 
 from fanfare.edge import keys
 from fanfare.edge.purge import client_from_settings
@@ -16,32 +16,19 @@ from harness.stack import Stack
 PAGE = "/awards/breakthrough-artist"
 
 
-def _get(port: int, path: str = PAGE) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheader("X-Cache", "")
-    finally:
-        conn.close()
+def _get(port: int) -> tuple[int, str]:
+    answer = request(f"http://127.0.0.1:{port}{PAGE}")
+    return answer.status, answer.cache
 
 
 def _vote(port: int, category: int, nominee: int) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        body = f"category={category}&nominee={nominee}"
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "HX-Request": "true",
-            "Sec-Fetch-Site": "same-origin",
-        }
-        conn.request("POST", "/votes", body, headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "HX-Request": "true",
+        "Sec-Fetch-Site": "same-origin",
+    }
+    body = f"category={category}&nominee={nominee}"
+    return request(f"http://127.0.0.1:{port}/votes", "POST", headers=headers, body=body).status
 
 
 def test_two_edges_two_webs(demo, redis_url, tmp_path):
