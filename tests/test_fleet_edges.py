@@ -41,15 +41,15 @@ def test_two_edges_two_webs(demo, redis_url, tmp_path):
         stack.ports.update(web2=free_port(), edge2=free_port())
         edges = [stack.ports["edge"], stack.ports["edge2"]]
         stack.env["FANFARE_EDGE_URLS"] = " ".join(f"http://127.0.0.1:{p}" for p in edges)
-        stack.start("web", "ingest")
+        stack.start("web", "ingest", timeout=90)
         stack.spawn("web2", ["bash", "-c", stack.commands["web"]],
                     env={"FANFARE_WEB_PORT": str(stack.ports["web2"])})  # fmt: skip
-        wait_http(stack.url("web2") + "/healthz")
+        wait_http(stack.url("web2") + "/healthz", timeout=90)
         webs = f"{stack.ports['web']},{stack.ports['web2']}"
         for name in ("edge", "edge2"):
             stack.spawn(name, ["scripts/edge.sh", str(stack.ports[name]), webs,
                                str(stack.ports["ingest"]), str(tmp_path / name)])  # fmt: skip
-            wait_http(stack.url(name) + "/healthz")
+            wait_http(stack.url(name) + "/healthz", timeout=90)
 
         # Given the category page cached on both edges
         for port in edges:
