@@ -11,6 +11,9 @@ import xkey;
 // that run's ports and found through vcl_path, because VCL cannot read the environment.
 include "backends.vcl";
 
+// hosts.vcl is generated too (scripts/edge.sh, from FANFARE_SITE_HOSTS); cdn/hosts.vcl is the
+// default the .vtc files use.
+include "hosts.vcl";      // the site's host names; any other Host maps to the first
 include "normalize.vcl";  // header hygiene, anti-poisoning, URL and Accept-Encoding, gzip
 include "purge.vcl";      // PURGE by surrogate key, from the ACL only
 include "grace.vcl";      // stale-while-revalidate when healthy, stale-if-error when not

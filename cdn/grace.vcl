@@ -5,6 +5,10 @@ vcl 4.1;
 // - origin down (sick probe, connection error or 5xx): the object is served for up to
 //   stale-if-error seconds;
 // - a background fetch that fails is abandoned, so it never replaces a good object.
+// - a soft-purged object (xkey-softpurge: the vote writer after each batch, publishes) is just
+//   an expired one: while the origin is healthy it is served only while its refetch is in
+//   flight (stale-while-revalidate); while the origin is sick, for the whole stale-if-error. So
+//   fresh counts cost nothing, and a purge never takes a page down.
 // Varnish sets beresp.grace from stale-while-revalidate itself; the object keeps that value in
 // X-Fanfare-Grace and its grace becomes stale-if-error. vcl_hit cannot return (miss) in 7.1, so
 // a request that must not see a stale copy restarts with req.grace = 0s (X-Fanfare-Fresh).

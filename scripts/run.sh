@@ -7,7 +7,7 @@ scripts/services.sh
 export PATH="$root/.venv/bin:$PATH"
 # Ports, run dir and edge settings from the one settings module (environment first).
 eval "$(python -m fanfare.settings EDGE_PORT WEB_PORT INGEST_PORT RUN_DIR EDGE_URLS EDGE_MEMORY \
-    WRITER_METRICS_PORT EXPORTER_PORT)"
+    WRITER_METRICS_PORT EXPORTER_PORT SITE_HOSTS)"
 fanfare migrate
 fanfare seed-demo
 # The `mail` process is a local SMTP sink: each fan sign-in link is printed in this console.

@@ -122,7 +122,8 @@ def test_purge_from_outside_the_acl_is_refused(stack):
 def test_metrics_are_only_for_the_operators_network(stack):
     edge = stack.url()
     assert request(edge + "/metrics", source="127.0.0.2").status == 404
-    assert "fanfare_uptime_seconds" in request(edge + "/metrics").body
+    # The web service's own scrape: its request histogram, from every worker.
+    assert "fanfare_http_request_duration_seconds" in request(edge + "/metrics").body
 
 
 def test_with_the_origin_stopped_pages_are_served_stale(stack, demo):

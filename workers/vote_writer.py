@@ -5,8 +5,12 @@ NOTHING, re-judges the really new ones by the shared ballot rules at their inges
 applies the per-window quota (voter_usage), adds the counted ones to tallies, and COMMITs; only
 then are the entries XACKed and the receipts marked. A crash anywhere before the ACK means the
 entries are delivered again (own pending list on restart, XAUTOCLAIM for other consumers') and
-absorbed by the primary key. The next batch is read and decoded in a thread while this one is
-stored (read_ahead.py). Several writers may run at once.
+absorbed by the primary key. Several writers may run at once.
+
+An entry delivered more than WRITER_MAX_DELIVERIES times is stored alone; if it still fails for a
+reason of its own (not PostgreSQL or Redis being away), it goes to the dead-letter stream and its
+receipt says "not counted". If Redis comes back empty (the consumer group is gone), the writer
+says so and recreates the group. It checks the Redis server (>= 7; durable in production) first.
 
 usage: python -m workers.vote_writer
 """
@@ -28,22 +32,31 @@ from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.infra import connect, metrics
-from fanfare.votes.stream import DEAD_LETTERS, GROUP, STREAM, Vote, mark_receipts
+from fanfare.infra.redis_checks import RedisUnfit, ServerCheck
+from fanfare.votes.stream import (
+    GROUP,
+    STREAM,
+    DecodeError,
+    Vote,
+    decode,
+    mark_receipts,
+)
+from workers import stream_upkeep
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
-from workers.read_ahead import Batch, Entry, ReadAhead, decode_batch
+from workers.stream_reader import BLOCK_MS, Entry, StreamReader
 from workers.vote_store import Status, store
 
 log = logging.getLogger("fanfare.vote_writer")
 
 BATCH = 500
-BLOCK_MS = 1000
-CLAIM_EVERY_SECONDS = 5.0
 TRIM_EVERY_SECONDS = 10.0
 FORGET_CONSUMER_AFTER_MS = 3_600_000
 # Results are purged at the edge at most this often per category, however fast votes arrive.
 PURGE_EVERY_SECONDS = 1.0
 APPLICATION = "fanfare-vote-writer"
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, psycopg.OperationalError)
+MAX_DELIVERIES = 5
+DEAD_LETTERS_MAXLEN = 100_000
 
 
 class VoteWriter:
@@ -59,24 +72,30 @@ class VoteWriter:
         consumer: str | None = None,
         claim_idle_ms: int = 30_000,
         batch: int = BATCH,
+        max_deliveries: int = MAX_DELIVERIES,
+        dead_letters_maxlen: int = DEAD_LETTERS_MAXLEN,
+        server_check: ServerCheck | None = None,
     ) -> None:
         self.redis = redis_client
         self.conninfo = conninfo
         self.connect_kwargs = dict(connect_kwargs or {})  # prepare_threshold behind PgBouncer
         self.purger = purger
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.claim_idle_ms = claim_idle_ms
         self.forget_consumer_after_ms = FORGET_CONSUMER_AFTER_MS
-        self.batch = batch
+        self.max_deliveries = max_deliveries
+        self.dead_letters_maxlen = dead_letters_maxlen
+        self.reader = StreamReader(
+            redis_client,
+            consumer=self.consumer,
+            batch=batch,
+            claim_idle_ms=claim_idle_ms,
+            server_check=server_check or ServerCheck(production=False),
+        )
         self.stopping = False
         self.conn: psycopg.Connection | None = None
-        self._own_pending = True  # first re-read what this consumer was given and never acked
-        self._group_ready = False
-        self._claim_cursor = "0-0"
-        self._next_claim = self._next_trim = 0.0
+        self._next_trim = 0.0
         self._dirty: set[int] = set()
         self._last_purge = 0.0
-        self._ahead = ReadAhead(lambda: self._read(ahead=True))
 
     def run(self) -> None:
         """Loop until stopped; when Redis or PostgreSQL goes away, back off and try again."""
@@ -86,50 +105,94 @@ class VoteWriter:
             try:
                 self.step()
                 backoff.reset()
-            except TRANSIENT as exc:
+            except Exception as exc:  # never exit: the entries stay pending, and are redone
                 delay = backoff.next()
-                log.warning("%s; retrying in %.1fs", exc.__class__.__name__, delay)
+                if isinstance(exc, TRANSIENT):
+                    log.warning("%s; retrying in %.1fs", exc.__class__.__name__, delay)
+                elif isinstance(exc, RedisUnfit):  # an operator has to fix the server
+                    log.error("not writing votes: %s; checking again in %.1fs", exc, delay)
+                else:  # a bug or a surprise
+                    log.exception("unexpected error; retrying in %.1fs", delay)
                 self._reset()
                 time.sleep(delay)
-            except Exception:  # a bug or a surprise: never exit, the entries stay pending
-                delay = backoff.next()
-                log.exception("unexpected error; retrying in %.1fs", delay)
-                self._reset()
-                time.sleep(delay)
-        self._finish_read_ahead()
         self.close()
 
     def step(self) -> int:
         """One read-store-ack round (or a claim round); returns how many entries it handled."""
-        if not self._group_ready:
-            self._ensure_group()
-        claimed = self._claim()
-        batch = decode_batch(claimed) if claimed else self._ahead.take()
-        batch = batch or decode_batch(self._read())
-        if batch.entries:
-            if not self._own_pending:  # the next batch is read while this one is stored
-                self._ahead.start()
-            self.handle(batch)
-        self._maybe_purge()
-        self._maybe_trim()
-        return len(batch.entries)
+        try:
+            entries, redelivered = self.reader.next_batch()
+            if entries:
+                self.handle(entries, redelivered=redelivered)
+            self._maybe_purge()
+            self._maybe_trim()
+        except redis.ResponseError as exc:
+            # NOGROUP, or a blocked read told the stream is gone: Redis lost its data.
+            if "NOGROUP" not in str(exc) and "no longer exists" not in str(exc):
+                raise
+            self.reader.group_lost()
+            return 0
+        return len(entries)
 
-    def handle(self, batch: Batch) -> None:
-        """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK."""
+    def handle(self, entries: list[Entry], *, redelivered: bool = False) -> None:
+        """Store the batch, then in one MULTI: dead letters, receipt statuses and the XACK.
+
+        Entries delivered too often are taken out and stored one by one (_handle_alone).
+        """
+        if redelivered:
+            overdelivered = self.reader.overdelivered(entries, self.max_deliveries)
+            for entry in entries:
+                if entry[0] in overdelivered:
+                    self._handle_alone(entry, overdelivered[entry[0]])
+            entries = [entry for entry in entries if entry[0] not in overdelivered]
+            if not entries:
+                return
         started = time.monotonic()
-        entries, dead = batch.entries, batch.dead
-        statuses, changed = self._store(batch.votes, dead)
+        decoded: list[tuple[bytes, dict, Vote]] = []
+        dead: list[tuple[bytes, dict, str]] = []
+        for entry_id, fields in entries:
+            if fields is None:  # deleted from the stream while pending: nothing to store
+                continue
+            try:
+                decoded.append((entry_id, fields, decode(fields)))
+            except DecodeError as exc:
+                dead.append((entry_id, fields, str(exc)))
+        statuses, changed = self._store(decoded, dead)
         pipe = self.redis.pipeline(transaction=True)
-        for entry_id, fields, error in dead:
-            log.error("dead-lettering entry %s: %s", entry_id, error)
-            pipe.xadd(DEAD_LETTERS, {**fields, b"entry": entry_id, b"error": error})
-        mark_receipts(pipe, statuses)
+        unprocessable = stream_upkeep.dead_letter(pipe, dead, maxlen=self.dead_letters_maxlen)
+        mark_receipts(pipe, {**statuses, **unprocessable})
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
         self._dirty |= changed
         metrics.batch_written(
             time.monotonic() - started, entries=len(entries), statuses=statuses, dead=len(dead)
         )
+
+    def _handle_alone(self, entry: Entry, deliveries: int) -> None:
+        """An entry that failed too often: store it by itself; dead-letter it if it still fails.
+
+        A failure because PostgreSQL or Redis is away is not the entry's fault: it propagates
+        (the entry waits for the next round). Anything else on a working connection is.
+        """
+        try:
+            self.handle([entry])
+            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise
+        except psycopg.OperationalError:
+            if self.conn is None or self.conn.closed or self.conn.broken:
+                raise
+            error = "refused by PostgreSQL"
+        except Exception:
+            log.exception("entry %s failed again, alone", stream_upkeep.text(entry[0]))
+            error = "could not be stored"
+        entry_id, fields = entry
+        reason = f"{error} after {deliveries} deliveries"
+        pipe = self.redis.pipeline(transaction=True)
+        dead = [(entry_id, fields or {}, reason)]
+        mark_receipts(pipe, stream_upkeep.dead_letter(pipe, dead, maxlen=self.dead_letters_maxlen))
+        pipe.xack(STREAM, GROUP, entry_id)
+        pipe.execute()
+        metrics.batch_written(0.0, entries=1, statuses={}, dead=1)
 
     def _store(
         self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
@@ -164,47 +227,6 @@ class VoteWriter:
             self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION, **options)
         return self.conn
 
-    def _ensure_group(self) -> None:
-        """Create the group at the stream's start (votes queued before any writer existed count)."""
-        try:
-            self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
-
-    def _read(self, *, ahead: bool = False) -> list[Entry]:
-        """Own pending entries first (after a restart or an error), then new; ahead: no wait."""
-        start = "0" if self._own_pending and not ahead else ">"
-        try:
-            reply = self.redis.xreadgroup(
-                GROUP, self.consumer, {STREAM: start}, count=self.batch,
-                block=None if ahead else BLOCK_MS,
-            )  # fmt: skip
-        except redis.ResponseError as exc:
-            if "NOGROUP" in str(exc):  # Redis lost its data: recreate and carry on
-                self._group_ready = False
-                return []
-            raise
-        entries = reply[0][1] if reply else []
-        if self._own_pending and not entries and not ahead:
-            self._own_pending = False
-        return entries
-
-    def _claim(self) -> list[Entry]:
-        """Every few seconds, take over entries other consumers left idle (crashed writers)."""
-        if time.monotonic() < self._next_claim:
-            return []
-        next_cursor, entries, _deleted = self.redis.xautoclaim(
-            STREAM, GROUP, self.consumer, self.claim_idle_ms, self._claim_cursor, count=self.batch
-        )
-        self._claim_cursor = next_cursor
-        if next_cursor in (b"0-0", "0-0"):
-            self._next_claim = time.monotonic() + CLAIM_EVERY_SECONDS
-        if entries:
-            log.info("claimed %d idle entries", len(entries))
-        return entries
-
     def _maybe_trim(self) -> None:
         """Every few seconds: trim the stream and forget consumers that left nothing behind."""
         if time.monotonic() < self._next_trim:
@@ -215,64 +237,39 @@ class VoteWriter:
 
     def trim(self) -> None:
         """Trim the stream below the oldest entry any group has not acked, never further."""
-        floors = []
-        for group in self.redis.xinfo_groups(STREAM):
-            if group["pending"]:
-                floors.append(self.redis.xpending(STREAM, group["name"])["min"])
-            else:
-                floors.append(group["last-delivered-id"])
-        if floors:
-            floor = min(floors, key=lambda i: tuple(int(p) for p in _text(i).split("-")))
-            removed = self.redis.xtrim(STREAM, minid=floor, approximate=False)
-            if removed:
-                log.info("trimmed %d acked entries below %s", removed, _text(floor))
+        stream_upkeep.trim(self.redis)
 
     def forget_idle_consumers(self) -> None:
         """Delete other consumers (restarted writers) with nothing pending, idle for long."""
-        for consumer in self.redis.xinfo_consumers(STREAM, GROUP):
-            name = _text(consumer["name"])
-            idle = consumer["idle"] >= self.forget_consumer_after_ms
-            if name != self.consumer and consumer["pending"] == 0 and idle:
-                self.redis.xgroup_delconsumer(STREAM, GROUP, name)
+        stream_upkeep.forget_idle_consumers(
+            self.redis, me=self.consumer, after_ms=self.forget_consumer_after_ms
+        )
 
     def _maybe_purge(self) -> None:
         """Purge the results of categories whose tallies changed, at most once a second."""
         due = time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS
         if self._dirty and self.purger and due:
-            # A hard purge: a soft one would serve the old counts once more (grace).
-            self.purger.purge(keys.counts_changed(self._dirty), soft=False)
+            # Soft: while web is healthy the edge refetches at once (cdn/grace.vcl), so counts are
+            # fresh; if web hangs, the last good page and fragment stay servable. A hard purge
+            # here left the pages being voted on with nothing to serve (503) when web froze.
+            self.purger.purge(keys.counts_changed(self._dirty), soft=True)
             self._dirty.clear()
             self._last_purge = time.monotonic()
 
-    def _finish_read_ahead(self) -> None:
-        """On a warm stop, store what was read ahead, rather than leave it for XAUTOCLAIM."""
-        try:
-            if batch := self._ahead.take():
-                self.handle(batch)
-        except TRANSIENT as exc:  # it stays pending, for another writer to claim
-            log.warning("%s; left the batch read ahead pending", exc.__class__.__name__)
-
     def _reset(self) -> None:
         """After a failure: re-read our own pending entries, reconnect what broke."""
-        self._ahead.discard()  # what it read is pending: it is read again with the rest
-        self._own_pending = True
-        self._group_ready = False
+        self.reader.reset()
         if self.conn is not None and (self.conn.closed or self.conn.broken):
             self.conn.close()
             self.conn = None
 
     def close(self) -> None:
-        self._ahead.close()
         if self.conn is not None:
             self.conn.close()
         if self.purger is not None:
             self.purger.flush(timeout=5)
         self.redis.close()
         log.info("vote writer %s stopped", self.consumer)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def main() -> None:
@@ -289,6 +286,9 @@ def main() -> None:
         purger=client_from_settings(values),
         claim_idle_ms=int(values["CLAIM_IDLE_MS"]),  # type: ignore[call-overload]
         batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]
+        max_deliveries=int(values["WRITER_MAX_DELIVERIES"]),  # type: ignore[call-overload]
+        dead_letters_maxlen=int(values["DEAD_LETTERS_MAXLEN"]),  # type: ignore[call-overload]
+        server_check=ServerCheck(production=values["ENV"] == "production"),
     )
 
     metrics.serve(int(values["WRITER_METRICS_PORT"]))  # type: ignore[call-overload]

@@ -9,6 +9,7 @@ from fanfare import settings
 from fanfare.edge import purge
 from fanfare.http import (
     assets,
+    bodies,
     cache_policy,
     errors,
     filters,
@@ -37,6 +38,7 @@ def _base(name: str, overrides: dict | None) -> Flask:
     app.extensions[purge.EXTENSION] = purge.client_from_settings(app.config)
     redis_client.init_app(app)
     security.init_app(app)
+    bodies.init_app(app)
     ratelimit.init_app(app)
     cache_policy.init_app(app)
     errors.init_app(app)
@@ -70,8 +72,10 @@ def create_ingest_app(overrides: dict | None = None) -> Flask:
     # Rate-limit headers would cost a Redis round trip per limit per vote; a 429 still carries
     # Retry-After (ingest/votes.py sets it).
     app = _base("fanfare.ingest", {"RATELIMIT_HEADERS_ENABLED": False, **(overrides or {})})
-    # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health.
-    health.init_app(app, {"redis": health.check_redis})
+    # Ingest keeps accepting while PostgreSQL is down, so only Redis decides its health; a 202
+    # promises the vote is safe, so an old or (in production) non-durable Redis is unhealthy.
+    health.init_app(app, {"redis": health.check_redis_fit})
+    redis_client.require_fit_server(app)
     votes.init_app(app)
     proofs.init_app(app)
     return app

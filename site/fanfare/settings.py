@@ -55,6 +55,11 @@ DEFAULTS: dict[str, object] = {
     "TRUSTED_ORIGINS": "",  # space-separated origins also allowed to post forms
     # Space-separated origins that may frame the broadcast overlay and the results widget.
     "FRAME_ANCESTORS": "",
+    # The site's host names, space-separated; the edge maps any other Host to the first.
+    "SITE_HOSTS": "127.0.0.1 localhost",
+    # Request bodies: every request, then the two forms that never need more than a few fields.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SMALL_FORM_MAX_CONTENT_LENGTH": 16 * 1024,  # POST /votes and /admin/login
     # Content
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
@@ -66,6 +71,8 @@ DEFAULTS: dict[str, object] = {
     "BALLOT_CACHE_SECONDS": 2,  # how stale the ballot shared by ingest processes may be
     "CLAIM_IDLE_MS": 30000,  # a writer takes over another's unacked entries after this long
     "WRITER_BATCH": 500,  # stream entries per writer transaction
+    "WRITER_MAX_DELIVERIES": 5,  # past this, an entry that still fails alone is dead-lettered
+    "DEAD_LETTERS_MAXLEN": 100_000,  # votes:dead keeps at most this many entries
     # Operations: metrics ports of the plain processes, the ops page's thresholds
     "WRITER_METRICS_PORT": 8003,  # the vote writer's /metrics (0: none)
     "EXPORTER_PORT": 8004,  # the exporter's /metrics: queue and edge figures (0: none)
@@ -76,6 +83,8 @@ DEFAULTS: dict[str, object] = {
     "OPS_CAPACITY_FILE": str(ROOT / "bench" / "results" / "latest.json"),
     "OPS_THRESHOLDS": {},  # figure -> threshold, overriding 70% of the measured capacity
     # Editors
+    # Failed sign-ins only: per (account, client IP), per client IP, and per account from all
+    # networks, past which only networks that have not failed on that account may still try.
     "ADMIN_LOGIN_LIMIT_ACCOUNT": "5 per minute; 30 per hour",
     "ADMIN_LOGIN_LIMIT_IP": "30 per minute; 300 per hour",
     # Fan accounts and the prediction game
@@ -92,6 +101,7 @@ DEFAULTS: dict[str, object] = {
     "TIER_BRONZE_POINTS": 10,
     "TIER_SILVER_POINTS": 50,
     "TIER_GOLD_POINTS": 150,
+    "ADMIN_LOGIN_LIMIT_ACCOUNT_TOTAL": "100 per hour",
 }
 
 

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from fanfare.http.bodies import has_unsafe_text
 from fanfare.http.cache_policy import immutable
 from fanfare.infra import sql
 from fanfare.settings import ROOT
@@ -111,6 +112,8 @@ def _write_atomically(root: Path, relative: str, data: bytes) -> bool:
 
 def store(conn: psycopg.Connection, data: bytes, alt: str, media_root: Path) -> dict:
     """Validate, render and store an upload; return its photos row."""
+    if has_unsafe_text(alt):  # a multipart form skips http/bodies.py's text check: do it here
+        raise PhotoError("The description holds invisible control characters. Please retype it.")
     image = open_upload(data)
     digest = hashlib.sha256(data).hexdigest()
     upright = ImageOps.exif_transpose(image)

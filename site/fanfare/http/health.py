@@ -9,6 +9,7 @@ from flask.wrappers import Response
 
 from fanfare.http import metrics as http_metrics
 from fanfare.infra import db, redis_client
+from fanfare.infra.redis_checks import RedisUnfit
 
 bp = Blueprint("health", __name__)
 CHECKS = "fanfare.health_checks"
@@ -25,6 +26,11 @@ def check_redis() -> None:
     redis_client.client().ping()
 
 
+def check_redis_fit() -> None:
+    """Redis answers, is >= 7, and (in production) keeps what it was given (AOF, noeviction)."""
+    redis_client.check_server(again=True)
+
+
 @bp.get("/healthz")
 def healthz() -> tuple[dict, int]:
     """200 when every dependency of this service answers, 503 otherwise."""
@@ -35,6 +41,8 @@ def healthz() -> tuple[dict, int]:
             report[name] = "ok"
         except Exception as exc:  # any failure means unhealthy; the reason is reported
             report[name] = f"error: {type(exc).__name__}"
+            if isinstance(exc, RedisUnfit):
+                report[name] += f": {exc}"  # says what to change on the server
             healthy = False
     return {"status": "ok" if healthy else "unavailable", **report}, 200 if healthy else 503
 

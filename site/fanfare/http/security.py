@@ -22,11 +22,43 @@ CSP = (
 ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_and_port(netloc: str, scheme: str) -> tuple[str, int | None]:
+    """A host[:port] as (lowercase host, port); default ports normalised, None if absent."""
+    parts = urlsplit(f"{scheme}://{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        return "", None
+    return (parts.hostname or ""), port
+
+
+def is_same_origin(origin: str) -> bool:
+    """Whether an Origin header names this site, as the request reached the app.
+
+    The edge drops the port from Host (one cache object per site), so when Host has no port
+    only the host name can be compared; when it has one (no edge in front), ports must match.
+    """
+    parts = urlsplit(origin)
+    if parts.scheme not in DEFAULT_PORTS or not parts.netloc:
+        return False  # "null" (sandboxed frames, file:), or not an origin at all
+    origin_host, origin_port = _host_and_port(parts.netloc, parts.scheme)
+    host, port = _host_and_port(request.host, parts.scheme)
+    if not host or origin_host != host:
+        return False
+    if port is None:
+        return True
+    return (origin_port or DEFAULT_PORTS[parts.scheme]) == port
+
+
 def is_cross_origin() -> bool:
-    """Go's CrossOriginProtection: trust Sec-Fetch-Site, else compare Origin with Host."""
+    """Go's CrossOriginProtection: trust Sec-Fetch-Site, else compare Origin with the site."""
     if request.method in SAFE_METHODS:
         return False
     origin = request.headers.get("Origin")
+    # An exact match in a list, never a substring of the setting.
     if origin and origin in words(current_app.config["TRUSTED_ORIGINS"]):
         return False
     site = request.headers.get("Sec-Fetch-Site")
@@ -34,7 +66,7 @@ def is_cross_origin() -> bool:
         return site not in ("same-origin", "none")
     if origin is None:
         return False  # not a browser: no ambient credentials to abuse
-    return urlsplit(origin).netloc != request.host
+    return not is_same_origin(origin)
 
 
 def _check_origin() -> None:

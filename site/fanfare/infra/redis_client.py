@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from fanfare.infra import connect
 from fanfare.infra.gather import Gatherer
+from fanfare.infra.redis_checks import ServerCheck
 
 EXTENSION = "fanfare.redis"
 GATHER_EXTENSION = "fanfare.gather"
+CHECK_EXTENSION = "fanfare.redis_check"
 
 
 def init_app(app: Flask) -> None:
@@ -17,6 +19,29 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = connect.redis_client(
         app.config, max_connections=int(app.config["REDIS_POOL_MAX"])
     )
+    app.extensions[CHECK_EXTENSION] = ServerCheck(production=app.config["ENV"] == "production")
+
+
+def check_server(*, again: bool = False) -> None:
+    """Raise RedisUnfit (a RedisError, so a 503) unless Redis is >= 7, and durable in production."""
+    current_app.extensions[CHECK_EXTENSION](client(), again=again)
+
+
+def require_fit_server(app: Flask) -> None:
+    """Check Redis at startup (production refuses an unfit one) and before each request until
+    it passes, so an unfit Redis is a 503 with a log line naming why, never a silent failure."""
+    try:
+        app.extensions[CHECK_EXTENSION](app.extensions[EXTENSION])
+    except redis.ConnectionError:
+        pass  # not up yet: the first request checks
+    except redis.RedisError:
+        if app.config["ENV"] == "production":
+            raise
+
+    @app.before_request
+    def _require_fit_server() -> None:
+        if request.blueprint != "health":  # /healthz reports it in its own words
+            check_server()
 
 
 def client() -> redis.Redis:

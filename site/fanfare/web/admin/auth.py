@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, make_response, redirect, render_template, request
+from flask import g, make_response, redirect, render_template, request
 from flask.wrappers import Response
 
 from fanfare.content import audit
-from fanfare.http.ratelimit import client_ip, limiter
 from fanfare.infra import db
-from fanfare.web.admin import accounts, sessions
+from fanfare.web.admin import accounts, sessions, throttle
 from fanfare.web.admin.base import bp
 
 FAILED = "That email and password do not match an account."
-
-
-def _account_key() -> str:
-    """Throttle by the account being tried, whether it exists or not."""
-    return "admin-login-account:" + accounts.normalize_email(request.form.get("email", ""))
-
-
-def _ip_key() -> str:
-    return "admin-login-ip:" + client_ip()
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,25 +27,18 @@ def login_form() -> str:
 
 
 @bp.post("/login")
-@limiter.limit(
-    lambda: current_app.config["ADMIN_LOGIN_LIMIT_IP"],
-    key_func=_ip_key,
-    error_message="Too many sign-in attempts from here. Please wait a minute and try again.",
-)
-@limiter.limit(
-    lambda: current_app.config["ADMIN_LOGIN_LIMIT_ACCOUNT"],
-    key_func=_account_key,
-    error_message="Too many sign-in attempts for this account. Please wait and try again.",
-)
 def login() -> Response:
-    """Check the password (always one hash verify) and start a new session."""
+    """Throttle failures, check the password (always one hash verify), start a new session."""
     email = request.form.get("email", "")
+    account = accounts.normalize_email(email)
+    throttle.check(account)
     target = _safe_next(request.form.get("next"))
     with db.connection() as conn:
         editor = accounts.authenticate(conn, email, request.form.get("password", ""))
         if editor is not None:
             audit.record(conn, editor, "sign in", "session")
     if editor is None:
+        throttle.failed(account)
         body = render_template("admin/login.html", next=target, error=FAILED, email=email)
         return make_response(body, 401)
     # Rotation: whatever session the browser had before is ended, never upgraded.
