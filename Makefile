@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test e2e lint bench deps system-deps clean extract update compile add-language
+.PHONY: run test e2e lint bench fleet deps system-deps clean extract update compile add-language
 
 # Compiled catalogs are built here, never committed: one .mo beside each .po (see README,
 # "For translators").
@@ -47,6 +47,13 @@ bench: deps $(VENV)/.bench-installed
 $(VENV)/.bench-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@
+
+# A fleet on this machine (2 edges, 2 web, 3 ingest, 2 writers, PgBouncer, Redis + replica under
+# 3 Sentinels; 127.0.0.1 only, about 3 minutes): WAIT's cost, 1 vs 3 ingests, purges on both
+# edges, and a failover drill checked vote by vote. Results: bench/results/fleet.json.
+fleet: deps $(VENV)/.bench-installed
+	@scripts/services.sh
+	timeout 600 $(BIN)/python bench/fleet.py
 
 $(LOCALES)/%/LC_MESSAGES/messages.mo: $(LOCALES)/%/LC_MESSAGES/messages.po $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -l $* -i $< -o $@

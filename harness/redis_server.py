@@ -21,10 +21,13 @@ from harness.process import free_port
 class RedisServer:
     """A redis-server on a free 127.0.0.1 port; use start()/stop() or as a context manager."""
 
-    def __init__(self, *, workdir: Path, persistent: bool = False) -> None:
+    def __init__(
+        self, *, workdir: Path, persistent: bool = False, replica_of: int | None = None
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.persistent = persistent
+        self.replica_of = replica_of  # the primary's port, for a replica (the fleet)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -40,11 +43,17 @@ class RedisServer:
     def command(self) -> list[str]:
         """The redis-server command line: never RDB snapshots; AOF only when persistent."""
         persistence = ["--appendonly", "yes", "--appendfsync", "everysec"]
+        replica = ["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []
+        # A config file, even empty, lets Sentinel CONFIG REWRITE a replica's new primary.
+        config = self.workdir / "redis.conf"
+        if not config.exists():
+            config.write_text("# rewritten by Sentinel on failover\n")
         return [
-            "redis-server",
+            *("redis-server", str(config)),
             *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
             *("--save", "", "--maxmemory-policy", "noeviction"),
             *(persistence if self.persistent else ["--appendonly", "no"]),
+            *replica,
         ]
 
     def client(self, **options: Any) -> redis.Redis:
@@ -54,7 +63,8 @@ class RedisServer:
     def start(self, *, timeout: float = 10.0) -> RedisServer:
         """Start it (again, on the same port) and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process = process.spawn(self.command(), log=self.workdir / "redis.log")
+        command = self.command()
+        self.process = process.spawn(command, log=self.workdir / "redis.log")
         deadline = time.monotonic() + timeout
         with self.client() as client:  # closed, or filterwarnings=error trips
             while True:
@@ -67,6 +77,23 @@ class RedisServer:
                         where = self.workdir / "redis.log"
                         raise TimeoutError(f"redis-server did not start; see {where}") from None
                     time.sleep(0.05)
+
+    def wait_replicas(self, count: int = 1, *, timeout: float = 15.0) -> None:
+        """Wait until count replicas are online (synced), so WAIT can be answered."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                info = client.info("replication")
+                online = [
+                    info[key]
+                    for key in info
+                    if key.startswith("slave") and info[key].get("state") == "online"
+                ]
+                if len(online) >= count:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{count} replicas of {self.url} were not online in time")
+                time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop it by its PID, if it runs."""

@@ -166,5 +166,5 @@ class Stack:
         its graceful shutdown for the whole graceful_timeout (10 s here instead of about 1 s).
         """
         names = list(reversed(self.processes))
-        for name in sorted(names, key=lambda name: name != "edge"):
+        for name in sorted(names, key=lambda name: not name.startswith("edge")):
             self.stop(name)

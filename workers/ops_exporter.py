@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 import redis
@@ -20,6 +22,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from fanfare import settings
+from fanfare.infra import connect
 from fanfare.ops import edge_stats, figures, scrape
 from fanfare.ops.queue import QueueStats, queue_stats
 from workers.lifecycle import setup_logging, stop_on_signals
@@ -70,11 +73,13 @@ class Exporter:
         *,
         redis_client: redis.Redis,
         conninfo: str,
+        connect_kwargs: Mapping[str, Any] | None = None,
         urls: dict[str, str],
         varnish_dir: str,
     ) -> None:
         self.redis = redis_client
         self.conninfo = conninfo
+        self.connect_kwargs = dict(connect_kwargs or {})  # prepare_threshold behind PgBouncer
         self.urls = urls
         self.varnish_dir = varnish_dir
         self.stopping = False
@@ -156,7 +161,9 @@ class Exporter:
         """SELECT 1 on a kept connection (reopened after a failure): no connection churn."""
         try:
             if self._db is None or self._db.closed:
-                self._db = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=2)
+                self._db = psycopg.connect(
+                    self.conninfo, autocommit=True, connect_timeout=2, **self.connect_kwargs
+                )
             self._db.execute("SELECT 1")
             return True
         except psycopg.Error:
@@ -205,10 +212,9 @@ def main() -> None:
     setup_logging()
     values = settings.load()
     exporter = Exporter(
-        redis_client=redis.Redis.from_url(
-            str(values["REDIS_URL"]), socket_timeout=2, socket_connect_timeout=2
-        ),
+        redis_client=connect.redis_client(values, max_connections=4, socket_timeout=2),
         conninfo=str(values["DATABASE_URL"]),
+        connect_kwargs=connect.pg_kwargs(values),
         urls=scrape_urls(values["OPS_SCRAPE_URLS"]),
         varnish_dir=str(values["OPS_VARNISH_DIR"]),
     )

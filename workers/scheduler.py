@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import redis
@@ -23,6 +24,7 @@ from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.fans import outbox
 from fanfare.fraud import detection
+from fanfare.infra import connect
 from fanfare.predictions import jobs as prediction_jobs
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 
@@ -57,11 +59,13 @@ class Scheduler:
         self,
         *,
         conninfo: str,
+        connect_kwargs: Mapping[str, Any] | None = None,
         purger: PurgeClient,
         redis_client: redis.Redis,
         jobs: list[tuple[str, Job]],
     ) -> None:
         self.conninfo = conninfo
+        self.connect_kwargs = dict(connect_kwargs or {})  # prepare_threshold behind PgBouncer
         self.purger = purger
         self.redis = redis_client
         self.jobs = jobs
@@ -89,7 +93,7 @@ class Scheduler:
         backoff = Backoff(base=0.5)
         while not self.stopping:
             try:
-                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                with psycopg.connect(self.conninfo, autocommit=True, **self.connect_kwargs) as conn:
                     backoff.reset()
                     while not self.stopping:
                         now = datetime.now(UTC)
@@ -107,9 +111,10 @@ def main() -> None:
     """Entry point for the Procfile."""
     setup_logging()
     values = settings.load()
-    redis_client = redis.Redis.from_url(str(values["REDIS_URL"]), socket_timeout=2)
+    redis_client = connect.redis_client(values, max_connections=4, socket_timeout=2)
     scheduler = Scheduler(
         conninfo=str(values["DATABASE_URL"]),
+        connect_kwargs=connect.pg_kwargs(values),
         purger=client_from_settings(values),
         redis_client=redis_client,
         # Fraud detection needs the thresholds and Redis (flagged networks get challenged).

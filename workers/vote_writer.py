@@ -23,6 +23,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 import redis
@@ -30,7 +32,7 @@ import redis
 from fanfare import settings
 from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
-from fanfare.infra import metrics
+from fanfare.infra import connect, metrics
 from fanfare.infra.redis_checks import RedisUnfit, ServerCheck
 from fanfare.votes.stream import GROUP, STREAM, Vote, mark_receipts
 from workers import stream_upkeep
@@ -60,6 +62,7 @@ class VoteWriter:
         *,
         redis_client: redis.Redis,
         conninfo: str,
+        connect_kwargs: Mapping[str, Any] | None = None,
         purger: PurgeClient | None = None,
         consumer: str | None = None,
         claim_idle_ms: int = 30_000,
@@ -70,6 +73,7 @@ class VoteWriter:
     ) -> None:
         self.redis = redis_client
         self.conninfo = conninfo
+        self.connect_kwargs = dict(connect_kwargs or {})  # prepare_threshold behind PgBouncer
         self.purger = purger
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.forget_consumer_after_ms = FORGET_CONSUMER_AFTER_MS
@@ -208,9 +212,8 @@ class VoteWriter:
 
     def _connection(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(
-                self.conninfo, autocommit=True, connect_timeout=5, application_name=APPLICATION
-            )
+            options = {"autocommit": True, "connect_timeout": 5, **self.connect_kwargs}
+            self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION, **options)
         return self.conn
 
     def _maybe_trim(self) -> None:
@@ -273,13 +276,11 @@ def main() -> None:
     values = settings.load()
     writer = VoteWriter(
         # socket_timeout must outlast XREADGROUP's BLOCK, or every idle read would time out.
-        redis_client=redis.Redis.from_url(
-            str(values["REDIS_URL"]),
-            socket_timeout=BLOCK_MS / 1000 + 10,
-            socket_connect_timeout=2,
-            health_check_interval=30,
+        redis_client=connect.redis_client(
+            values, max_connections=4, socket_timeout=BLOCK_MS / 1000 + 10
         ),
         conninfo=str(values["DATABASE_URL"]),
+        connect_kwargs=connect.pg_kwargs(values),
         purger=client_from_settings(values),
         claim_idle_ms=int(values["CLAIM_IDLE_MS"]),  # type: ignore[call-overload]
         batch=int(values["WRITER_BATCH"]),  # type: ignore[call-overload]

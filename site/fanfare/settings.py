@@ -39,6 +39,14 @@ DEFAULTS: dict[str, object] = {
     "DB_POOL_MIN": 1,
     "DB_POOL_MAX": 10,
     "REDIS_POOL_MAX": 200,
+    # A fleet: Redis found through Sentinel ("host:port host:port"); empty means REDIS_URL's host.
+    "REDIS_SENTINELS": "",
+    "REDIS_SENTINEL_MASTER": "fanfare",
+    # Replicas that must hold a vote before its 202 (WAIT per flush); 1 in production, else a
+    # failover can lose votes the primary acknowledged. 0 where there is no replica (make run).
+    "REDIS_WAIT_REPLICAS": 0,
+    "REDIS_WAIT_TIMEOUT_MS": 500,
+    "DB_BEHIND_PGBOUNCER": False,  # PgBouncer in transaction mode: psycopg prepares nothing
     # The edge
     "PROXY_HOPS": 1,  # trusted proxies in front of the app: the edge is one
     # Space-separated edges that receive purges; unset means this machine's edge at EDGE_PORT.

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from fanfare.content.catalog import now
 from fanfare.content.finals import mark_final
-from fanfare.infra import sql
+from fanfare.infra import connect, sql
 
 Q = sql.queries("seed")
 
@@ -203,7 +203,9 @@ def _cast_final_votes(conn: psycopg.Connection, category_id: int, window_id: int
 @with_appcontext
 def seed_demo_command() -> None:
     """Seed the demo event if the database has no event yet."""
-    with psycopg.connect(current_app.config["DATABASE_URL"]) as conn:
+    with psycopg.connect(
+        current_app.config["DATABASE_URL"], **connect.pg_kwargs(current_app.config)
+    ) as conn:
         seeded = seed_demo(conn)
     click.echo("seeded the demo event" if seeded else "an event exists already; nothing seeded")
 

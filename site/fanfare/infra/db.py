@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from fanfare.infra import sql
+from fanfare.infra import connect, sql
 
 EXTENSION = "fanfare.db"
 # Any fixed number: migrations from concurrent starts wait for each other.
@@ -25,7 +25,9 @@ class DatabaseError(RuntimeError):
     """PostgreSQL could not do what was asked."""
 
 
-def make_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+def make_pool(
+    conninfo: str, *, min_size: int = 1, max_size: int = 10, behind_pgbouncer: bool = False
+) -> ConnectionPool:
     """A pool that checks connections before lending them and is opened by the caller."""
     return ConnectionPool(
         conninfo,
@@ -33,7 +35,11 @@ def make_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10) -> Connec
         max_size=max_size,
         open=False,
         check=ConnectionPool.check_connection,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs={
+            "row_factory": dict_row,
+            "autocommit": False,
+            **connect.pg_kwargs({"DB_BEHIND_PGBOUNCER": behind_pgbouncer}),
+        },
         name="fanfare",
     )
 
@@ -44,6 +50,7 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"],
         min_size=int(app.config["DB_POOL_MIN"]),
         max_size=int(app.config["DB_POOL_MAX"]),
+        behind_pgbouncer=bool(app.config["DB_BEHIND_PGBOUNCER"]),
     )
     app.cli.add_command(migrate_command)
 

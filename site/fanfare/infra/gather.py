@@ -5,6 +5,11 @@ gevent) takes everything pending, sends it as a single non-transactional pipelin
 caller its own reply or error. Used for the votes' quota+XADD script (stream.py) and for the rate
 limiter's counters (http/ratelimit.py), so a vote costs a few short waits on shared flushes
 instead of four round trips of its own.
+
+With wait_replicas set (a fleet), each flush ends with `WAIT n timeout`: Redis replicates
+asynchronously, so a write is only safe from a failover once a replica holds it. If fewer
+replicas confirm in time, every caller whose command succeeded gets NotReplicated (a 503) instead
+of its reply: the command ran on the primary, but nobody was told it was accepted.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from redis.exceptions import NoScriptError
 from fanfare.infra import metrics
 
 log = logging.getLogger(__name__)
+
+
+class NotReplicated(redis.RedisError):
+    """The primary ran the command but too few replicas confirmed it in time."""
 
 
 class _Waiter:
@@ -42,11 +51,15 @@ class Gatherer:
         max_batch: int = 1000,
         wait_seconds: float = 10.0,
         stats: dict[str, int] | None = None,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 500,
     ) -> None:
         self.client = client
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
         # Counters for /metrics: commands per flush is how much gathering saves.
         self.stats = stats if stats is not None else {}
-        self.stats.update(gather_flushes=0, gather_commands=0)
+        self.stats.update(gather_flushes=0, gather_commands=0, gather_not_replicated=0)
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
         self._scripts: dict[str, str] = {}  # sha -> source, to reload after a Redis restart
@@ -132,4 +145,14 @@ class Gatherer:
         pipe = self.client.pipeline(transaction=False)
         for waiter in batch:
             pipe.execute_command(*waiter.args)
-        return pipe.execute(raise_on_error=False)
+        if not self.wait_replicas:
+            return pipe.execute(raise_on_error=False)
+        # WAIT covers every write sent before it on this connection: the whole flush.
+        pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+        *replies, confirmed = pipe.execute(raise_on_error=False)
+        if isinstance(confirmed, int) and confirmed >= self.wait_replicas:
+            return replies
+        refusal = NotReplicated(f"{confirmed!r} of {self.wait_replicas} replicas confirmed")
+        refused = [r if isinstance(r, Exception) else refusal for r in replies]
+        self.stats["gather_not_replicated"] += sum(r is refusal for r in refused)
+        return refused

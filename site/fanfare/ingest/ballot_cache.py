@@ -21,7 +21,7 @@ import redis
 from flask import Flask, current_app
 from flask_caching import Cache
 
-from fanfare.infra import db
+from fanfare.infra import db, redis_client
 from fanfare.votes.ballot import SHARED_CACHE_KEY, SHARED_CACHE_PREFIX, Ballot, load_ballot
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ def _load() -> Ballot:
 def init_app(app: Flask) -> None:
     """A flask-caching Redis cache for the shared copy, and this process's BallotCache."""
     app.config.setdefault("CACHE_TYPE", "RedisCache")
-    app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
+    # The app's own client (infra/redis_client.py), so the cache follows Sentinel in a fleet too.
+    app.config.setdefault("CACHE_REDIS_HOST", app.extensions[redis_client.EXTENSION])
     app.config.setdefault("SHARED_CACHE_KEY_PREFIX", SHARED_CACHE_PREFIX)
     cache = Cache(app)
     app.extensions[EXTENSION] = BallotCache(

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from psycopg.rows import dict_row
 
-from fanfare.infra import sql
+from fanfare.infra import connect, sql
 
 ROLES = ("editor", "admin")
 MIN_PASSWORD_LENGTH = 12
@@ -136,7 +136,9 @@ def create_editor_command(email: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        with psycopg.connect(current_app.config["DATABASE_URL"]) as conn:
+        with psycopg.connect(
+            current_app.config["DATABASE_URL"], **connect.pg_kwargs(current_app.config)
+        ) as conn:
             editor_id = create_editor(conn, email, password, role)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
