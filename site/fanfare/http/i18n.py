@@ -17,6 +17,7 @@ from babel.dates import format_datetime, format_skeleton, get_timezone, get_time
 from babel.numbers import format_decimal, format_percent
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from fanfare import settings
@@ -65,7 +66,10 @@ def language() -> Language:
     if found is None:
         found = DEFAULT
         if request.method == "POST" and request.path == "/votes":
-            found = BY_CODE.get(request.form.get("lang", ""), DEFAULT)
+            try:
+                found = BY_CODE.get(request.form.get("lang", ""), DEFAULT)
+            except HTTPException:  # a body refused (413, 400): answer in the default language
+                found = DEFAULT
         g.language = found
     return found
 
