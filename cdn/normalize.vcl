@@ -45,7 +45,9 @@ sub vcl_recv {
     // is dropped from them: the cache key is the canonical URL and `?r=<random>` is a HIT. Only
     // the editor area (passed, never cached) reads parameters (?next=, ?done=).
     set req.url = regsub(req.url, "#.*$", "");
-    if (req.url !~ "^/admin(/|\?|$)") {
+    // The editor area and the challenge's time lock (/votes/challenge?token=…, never cached)
+    // do read theirs.
+    if (req.url !~ "^/admin(/|\?|$)" && req.url !~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes/challenge\?") {
         set req.url = regsub(req.url, "\?.*$", "");
     }
 

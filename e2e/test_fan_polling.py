@@ -49,8 +49,11 @@ def test_results_show_a_vote_within_one_poll(page: Page, base_url: str, fan_repo
     expect(category.confirmation).to_contain_text("Juno Park")
     voted_at = time.monotonic()
 
+    # Results purges are soft (a purge never takes a page down): the first fetch after one may
+    # get the grace copy while the edge refetches. Among many fans someone else's poll pays
+    # that; a lone poller sees the vote on its next poll, so two polls at most.
     expect(results.entry("Juno Park")).to_have_attribute(
-        "data-votes", str(before + 1), timeout=(interval + SETTLE_S) * 1000
+        "data-votes", str(before + 1), timeout=(2 * interval + SETTLE_S) * 1000
     )
     fan_report.add(
         "polling",
