@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from fanfare import settings
+from fanfare.content import tally_proof
 from fanfare.fraud import detection, invalidation
 from fanfare.fraud.budget import suspect_key
 from fanfare.fraud.rate import fraud_rate
@@ -169,3 +170,22 @@ def test_invalidating_a_ua_hash_in_a_time_range_needs_a_reason(conn, demo):
     assert sum(before.values()) - sum(tallies(conn).values()) == 12
     assert tallies(conn) == exact_counts(conn)
     assert conn.execute("SELECT count(*) FROM fraud_invalidations").fetchone()[0] == 1
+
+
+def test_an_invalidation_in_a_final_category_publishes_a_new_root_and_undo_another(conn, demo):
+    store(conn, votes_from(demo, 4, ip="r", subnet="s", ua="bot", nominee=1))
+    category, _, _ = ballot_ids(demo, "breakthrough-artist")
+    first = tally_proof.publish_root(conn, category, "final")  # the category is final
+    now = datetime.now(UTC)
+    selection = invalidation.Selection(
+        kind="ip", subject="r", start=now - timedelta(minutes=5), end=now + timedelta(1)
+    )
+
+    inv_id, count, _ = invalidation.invalidate(conn, EDITOR, selection, "one bot")
+    invalidation.undo(conn, EDITOR, inv_id, "it was a watch party")
+
+    roots = tally_proof.roots(conn, category)
+    assert count == 4 and len(roots) == 3
+    by_reason = {r["reason"]: r for r in roots}
+    assert by_reason["invalidated: one bot"]["tree_size"] == first["tree_size"] - 4
+    assert by_reason["invalidation undone: it was a watch party"]["tree_size"] == first["tree_size"]

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
-from fanfare.content import audit
+from fanfare.content import audit, tally_proof
 from fanfare.infra import sql
 
 # The signal columns a selection may name; nothing else reaches the SQL as an identifier.
@@ -94,6 +94,14 @@ def _summary(changed: list[tuple[int, int, int]]) -> tuple[int, set[int]]:
     return sum(n for _, _, n in changed), {c for c, _, _ in changed}
 
 
+def _recommit(conn: psycopg.Connection, categories: set[int], reason: str) -> None:
+    """A category already final (it has a published root) gets a new root beside the old one,
+    in the same transaction, so fans' proofs always check against what is counted now."""
+    for category_id in sorted(categories):
+        if tally_proof.roots(conn, category_id):
+            tally_proof.publish_root(conn, category_id, reason)
+
+
 def invalidate(
     conn: psycopg.Connection, editor: dict, selection: Selection, reason: str
 ) -> tuple[int, int, set[int]]:
@@ -119,6 +127,7 @@ def invalidate(
         _move(cur, changed, -1)
         count, categories = _summary(changed)
         cur.execute(Q.set_invalidation_count, (count, params["id"]))
+        _recommit(conn, categories, f"invalidated: {reason}")
         detail = {"reason": reason, "votes": count, "selection": selection.as_json()}
         audit.record(conn, editor, "invalidate votes", "fraud", params["id"], detail)
     return params["id"], count, categories
@@ -139,6 +148,7 @@ def undo(
         _move(cur, changed, +1)
         count, categories = _summary(changed)
         cur.execute(Q.mark_undone, (editor["email"], reason, invalidation_id))
+        _recommit(conn, categories, f"invalidation undone: {reason}")
         detail = {"reason": reason, "votes": count}
         audit.record(conn, editor, "undo invalidation", "fraud", invalidation_id, detail)
     return count, categories

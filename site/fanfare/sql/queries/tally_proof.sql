@@ -12,10 +12,11 @@ FROM tally_roots WHERE category_id = %(category_id)s
 RETURNING id, version
 
 -- name: snapshot_leaves
--- The counted receipts the root commits to, in canonical vote_id order, in one statement.
+-- The counted receipts the root commits to, in canonical vote_id order, in one statement;
+-- a vote invalidated after review (fraud) is left out, as it is from the tallies.
 INSERT INTO tally_leaves (root_id, vote_id, position, nominee_id)
 SELECT %(root_id)s, vote_id, row_number() OVER (ORDER BY vote_id) - 1, nominee_id
-FROM votes WHERE category_id = %(category_id)s AND counted
+FROM votes WHERE category_id = %(category_id)s AND counted AND invalidation_id IS NULL
 
 -- name: leaf_hashes
 -- Every leaf hash in order, as one string: SHA-256(0x00 || vote_id (16) || nominee_id (8, BE)).

@@ -41,9 +41,9 @@ def _page(error: str | None = None, status: int = 200) -> Response:
 def _purge_results(category_ids: set[int]) -> None:
     """After COMMIT: the changed tallies reach fans through the edge within a second."""
     purger = current_app.extensions[purge.EXTENSION]
-    after_publish.announce(
-        keys.counts_changed(category_ids), purger=purger, redis_client=redis_client.client()
-    )
+    # Results, category pages and history: a final category's winner and root may have moved.
+    changed = set().union(*map(keys.results_settled, category_ids))
+    after_publish.announce(changed, purger=purger, redis_client=redis_client.client())
 
 
 @bp.get("/fraud")
