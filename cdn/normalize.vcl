@@ -45,9 +45,10 @@ sub vcl_recv {
     // is dropped from them: the cache key is the canonical URL and `?r=<random>` is a HIT. Only
     // the editor area (passed, never cached) reads parameters (?next=, ?done=).
     set req.url = regsub(req.url, "#.*$", "");
-    // The editor area and the challenge's time lock (/votes/challenge?token=…, never cached)
-    // do read theirs.
-    if (req.url !~ "^/admin(/|\?|$)" && req.url !~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes/challenge\?") {
+    // The editor area, a fan's own account pages and the challenge's time lock
+    // (/votes/challenge?token=…), all passed and never cached, do read theirs.
+    if (req.url !~ "^/(admin|account)(/|\?|$)"
+        && req.url !~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes/challenge\?") {
         set req.url = regsub(req.url, "\?.*$", "");
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 import urllib.parse
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -12,6 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from e2e.pages import OpsPage
 from fanfare.web.admin.accounts import create_editor
+from harness.redis_server import RedisServer
 from harness.stack import Stack
 
 pytestmark = [pytest.mark.editor, pytest.mark.local_only]
@@ -23,8 +25,18 @@ SEEN_WITHIN_MS = 20_000
 
 
 @pytest.fixture
-def ops_stack(databases, redis_url, make_stack) -> Stack:
-    """The whole write path and the exporter, on a seeded database with an editor account."""
+def ops_stack(databases, make_stack, tmp_path) -> Iterator[Stack]:
+    """The whole write path and the exporter, on a seeded database with an editor account.
+
+    With a Redis of its own: the session's e2e stack has a writer on the shared one, which
+    would drain this test's queue (and the shared fixture's flush would wipe that stack's data).
+    """
+    with RedisServer(workdir=tmp_path) as own_redis:
+        yield _ops_stack(databases, own_redis.url, make_stack)
+
+
+def _ops_stack(databases, redis_url: str, make_stack) -> Stack:
+    """Start the stack for ops_stack."""
     database_url = databases.create_demo()
     with psycopg.connect(database_url) as conn:
         create_editor(conn, EMAIL, PASSWORD)

@@ -223,8 +223,9 @@ def init_app(app: Flask) -> None:
     app.extensions[RECEIPT_FRAGMENTS] = {}
     app.register_blueprint(bp)
     app.register_blueprint(receipts.bp)
-    shedder = app.extensions[ADMISSION]
-    app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, shedder, _busy_answer(app))  # type: ignore[method-assign]
+    if app.config["VOTE_WORKER_SHEDDING"]:
+        shedder = app.extensions[ADMISSION]
+        app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, shedder, _busy_answer(app))  # type: ignore[method-assign]
 
 
 def _busy_answer(app: Flask) -> tuple[bytes, list[tuple[str, str]]]:
