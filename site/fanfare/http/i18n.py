@@ -22,6 +22,7 @@ from werkzeug.routing import BaseConverter
 
 from fanfare import settings
 from fanfare.edge import keys
+from fanfare.http import bodies
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,10 @@ def language() -> Language:
     found = g.get("language")
     if found is None:
         found = DEFAULT
-        if request.method == "POST" and request.path == "/votes":
+        req = request._get_current_object()
+        if req.method == "POST" and req.path == "/votes":
             try:
-                found = BY_CODE.get(request.form.get("lang", ""), DEFAULT)
+                found = BY_CODE.get(bodies.form().get("lang", ""), DEFAULT)
             except HTTPException:  # a body refused (413, 400): answer in the default language
                 found = DEFAULT
         g.language = found

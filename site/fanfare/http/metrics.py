@@ -31,13 +31,15 @@ def _started() -> None:
 def _observed(response: Response) -> Response:
     """Record the answer's latency by endpoint and status, and the vote's outcome."""
     started = g.pop("metrics_started", None)
-    endpoint = request.endpoint or "unmatched"  # 404s: one label, not one per URL
+    req = request._get_current_object()  # one context lookup: this runs on every vote
+    endpoint = req.endpoint or "unmatched"  # 404s: one label, not one per URL
+    status = response.status_code
     if started is not None:
-        metrics.REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(
+        metrics.REQUEST_SECONDS.labels(endpoint, req.method, str(status)).observe(
             time.perf_counter() - started
         )
     if endpoint == CAST_ENDPOINT:
-        _count_vote(response.status_code)
+        _count_vote(status)
     now = time.monotonic()
     if now >= _next_pool_sample[0]:
         _next_pool_sample[0] = now + POOL_SAMPLE_SECONDS

@@ -85,21 +85,35 @@ def framable(response: Response) -> Response:
     return response
 
 
-def _headers(response: Response) -> Response:
-    """The headers every response carries."""
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    # X-Frame-Options has no allow-list, so a response that may be framed (framable) drops it.
-    if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:
-        headers.setdefault("X-Frame-Options", "DENY")
-    if current_app.config["ENV"] == "production":
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    return response
+def _every_response(production: bool) -> list[tuple[str, str]]:
+    """The headers every response carries; X-Frame-Options only where framing is 'none'."""
+    headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "DENY"),
+    ]
+    if production:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
 
 
 def init_app(app: Flask) -> None:
     """Check origins first, add headers last."""
+    every = _every_response(app.config["ENV"] == "production")
+    framed = [pair for pair in every if pair[0] != "X-Frame-Options"]
+
+    def _headers(response: Response) -> Response:
+        # Only framable() sets a policy before this runs; it also means no X-Frame-Options,
+        # which has no allow-list. Otherwise one extend: this runs on every vote.
+        headers = response.headers
+        policy = headers.get("Content-Security-Policy")
+        if policy is None:
+            headers.extend(every)
+        else:
+            for name, value in every if "frame-ancestors 'none'" in policy else framed:
+                headers.setdefault(name, value)
+        return response
+
     app.before_request(_check_origin)
     app.after_request(_headers)

@@ -38,10 +38,13 @@ def require_fit_server(app: Flask) -> None:
         if app.config["ENV"] == "production":
             raise
 
+    check, redis_client = app.extensions[CHECK_EXTENSION], app.extensions[EXTENSION]
+
     @app.before_request
     def _require_fit_server() -> None:
-        if request.blueprint != "health":  # /healthz reports it in its own words
-            check_server()
+        # The passed flag first: once the check has passed this costs one attribute read a vote.
+        if not check.passed and request.blueprint != "health":  # /healthz says it in its words
+            check(redis_client)
 
 
 def client() -> redis.Redis:

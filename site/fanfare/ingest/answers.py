@@ -17,6 +17,7 @@ from limits.errors import StorageError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from fanfare.http import bodies
 from fanfare.http.cache_policy import PRIVATE
 from fanfare.http.errors import service_unavailable
 from fanfare.infra import db
@@ -39,7 +40,7 @@ def wants_fragment() -> bool:
 
 def retry_form() -> dict[str, str] | None:
     """The vote to offer again on a no-JS refusal page: same choice, same press key."""
-    form = request.form
+    form = bodies.form()
     category, nominee = form.get("category", ""), form.get("nominee", "")
     if not (category.isdigit() and nominee.isdigit()):
         return None

@@ -19,6 +19,7 @@ from flask.wrappers import Response
 
 from fanfare.fraud import budget, challenge
 from fanfare.fraud.challenge import ChallengeRules, Refused
+from fanfare.http import bodies
 from fanfare.ingest import ballot_cache, voters
 from fanfare.ingest.answers import Problem, answer, install
 from fanfare.votes.ballot import Window
@@ -66,10 +67,10 @@ def admit(category_id: int, nominee_id: int, window: Window, at: datetime) -> Ad
         return Admission()
     rules = _rules()
     try:
-        if payload := request.form.get("altcha"):
+        if payload := bodies.form().get("altcha"):
             used = challenge.accept_pow(rules, payload, category_id)
             return Admission(gate=budget.solved(*used), solved=True)
-        if token := request.form.get("timelock"):
+        if token := bodies.form().get("timelock"):
             wait = challenge.timelock_wait(rules, token, category_id, voters.ip_hash())
             if wait:
                 return Admission(challenge=_context(category_id, nominee_id, token, wait))

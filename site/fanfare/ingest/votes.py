@@ -14,8 +14,9 @@ import uuid
 
 from flask import Blueprint, Flask, current_app, g, redirect, request
 from flask.wrappers import Response
+from werkzeug.datastructures import MultiDict
 
-from fanfare.http import i18n
+from fanfare.http import bodies, i18n
 from fanfare.http.cache_policy import POLL_SECONDS
 from fanfare.http.errors import service_unavailable
 from fanfare.infra import redis_client
@@ -50,18 +51,18 @@ REASON_STATUS = {
 PRESS = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-def _form_id(name: str) -> int:
+def _form_id(form: MultiDict[str, str], name: str) -> int:
     """A positive integer form field, or 400."""
-    raw = request.form.get(name, "")
+    raw = form.get(name, "")
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0):
         raise Problem(400, "malformed")
     return int(raw)
 
 
-def _press(vote_id: uuid.UUID) -> str:
+def _press(form: MultiDict[str, str], vote_id: uuid.UUID) -> str:
     """The browser's key for this press; without JS, the new vote's own id (random enough, and
     no second draw from the OS), which the retry page keeps."""
-    raw = request.form.get("press")
+    raw = form.get("press")
     if raw is None:
         return vote_id.hex
     if not PRESS.fullmatch(raw):
@@ -104,9 +105,10 @@ def cast() -> Response:
 
 def _cast() -> Response:
     """Judge the vote against the cached ballot, then queue it through the one script."""
-    category_id, nominee_id = _form_id("category"), _form_id("nominee")
+    form = bodies.form()
+    category_id, nominee_id = _form_id(form, "category"), _form_id(form, "nominee")
     vote_id = uuid7()
-    g.press = press = _press(vote_id)
+    g.press = press = _press(form, vote_id)
     ballot = ballot_cache.ballot()
     at = server_time()
     verdict = judge(ballot, category_id, nominee_id, at)
@@ -150,9 +152,7 @@ def _cast() -> Response:
         return redirect(i18n.lang_path(f"/votes/{outcome.receipt}"), code=303)
     nominee = rules.nominees.get(outcome.nominee_id or 0, "")
     body = _receipt_fragment(nominee).replace(RECEIPT_SLOT, str(outcome.receipt))
-    response = current_app.make_response((body, 202))
-    response.mimetype = "text/html"
-    return response
+    return current_app.response_class(body, status=202, mimetype="text/html")
 
 
 def _receipt_fragment(nominee: str) -> str:
