@@ -68,8 +68,9 @@ DEFAULTS: dict[str, object] = {
     "VOTE_LIMIT_PER_SUBNET": "600/minute",
     "VOTE_LIMIT_PER_VOTER": "20/minute",
     # Shedding inside each ingest worker. Off by default: under a flood of sheds on one worker
-    # the admitted votes still wait on the event loop (see README, Votes); the edge's connection
-    # cap (EDGE_INGEST_CONNECTIONS) answers overload at once either way.
+    # the admitted votes' wake-ups still queue behind the shed connections on the event loop
+    # (see README, Votes); the edge's connection cap (EDGE_INGEST_CONNECTIONS) answers
+    # overload at once either way.
     "VOTE_WORKER_SHEDDING": False,
     "VOTE_BUDGET_SECONDS": 1.0,  # a vote is answered within this, or refused at once (503)
     "VOTE_MIN_IN_FLIGHT": 100,  # votes a worker always admits at once, before it knows its rate

@@ -78,6 +78,7 @@ class ShedBeforeFlask:
     measured at 1,000 connections, a 503 rendered inside Flask cost nearly a vote's CPU. Past
     the cap an htmx vote gets a 503 prepared once (same fragment and headers Flask would send);
     a plain form post goes on into Flask marked as shed, to get the page with its form again.
+    Either way the connection is closed after the answer (close_connection).
     """
 
     SHED = "fanfare.shed"
@@ -92,16 +93,10 @@ class ShedBeforeFlask:
         if environ.get("PATH_INFO") != "/votes" or environ.get("REQUEST_METHOD") != "POST":
             return self.wsgi_app(environ, start_response)
         if not self.gate.enter():
+            close_connection(start_response)
             if environ.get("HTTP_HX_REQUEST") == "true":
                 metrics.vote_shed()  # Flask's metrics hook never sees this answer
-                # Connection: close, so a shed client must reconnect: a keep-alive flood of cheap
-                # 503s that never yield would otherwise hold the event loop, and the admitted
-                # votes (and the Redis flusher) would wait behind it for as long as it lasts.
-                headers = [
-                    *self.headers,
-                    ("Retry-After", str(retry_after())),
-                    ("Connection", "close"),
-                ]
+                headers = [*self.headers, ("Retry-After", str(retry_after()))]
                 start_response("503 SERVICE UNAVAILABLE", headers)
                 return [self.body]
             environ[self.SHED] = True
@@ -110,3 +105,20 @@ class ShedBeforeFlask:
             return self.wsgi_app(environ, start_response)  # Flask's answer is built by now
         finally:
             self.gate.leave()
+
+
+def close_connection(start_response) -> None:
+    """Have gunicorn close this connection once the answer is sent, so a shed client reconnects.
+
+    A keep-alive flood of cheap 503s never yields the gevent loop: the next request is already
+    in the socket when the answer is written, so one greenlet serves its connection over and
+    over while the admitted votes (and the Redis flusher) wait. Measured at 300 keep-alive
+    connections on one worker: a trip round the loop took about 300 ms, and admitted votes 1-3 s.
+    Closing makes each shed client go back through accept(), one greenlet per connection.
+    An app's own `Connection: close` header cannot do it: PEP 3333 forbids hop-by-hop headers
+    and gunicorn drops them, so the handle is gunicorn's Response, whose bound method
+    start_response is. Elsewhere (the test client) there is no connection to close.
+    """
+    force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+    if callable(force_close):
+        force_close()
