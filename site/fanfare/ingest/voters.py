@@ -27,10 +27,18 @@ def _signer() -> Signer:
     return _signer_for(current_app.config["SECRET_KEY"])
 
 
+class _VoterSigner(Signer):
+    """itsdangerous's Signer, deriving its key once, not on every sign (4% of a vote's CPU)."""
+
+    @functools.cache  # noqa: B019 - one signer per secret, alive as long as the process
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return super().derive_key(secret_key)
+
+
 @functools.cache
 def _signer_for(secret_key: str) -> Signer:
-    """One Signer per secret: building one derives its key, which every vote would repeat."""
-    return Signer(secret_key, salt="fanfare.voter")
+    """One Signer per secret, for the whole process."""
+    return _VoterSigner(secret_key, salt="fanfare.voter")
 
 
 def identify() -> None:
