@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fanfare.content import after_publish, audit, catalog, drafts, media, publishing
+from fanfare.content import after_publish, audit, catalog, drafts, media, publishing, translations
 from fanfare.edge import purge
 from fanfare.http.filters import bio
 from fanfare.infra import db, redis_client
@@ -65,6 +65,7 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
             parent_kind = "event" if kind == "category" else "category"
             parent = drafts.live(conn, parent_kind, row[drafts.PARENT[kind]])
         photo = media.get_photo(conn, row.get("photo_id")) if kind == "nominee" else None
+        translated = translations.of_row(conn, kind, target_id)
     body = render_template(
         f"admin/{kind}.html",
         kind=kind,
@@ -72,6 +73,7 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
         children=children,
         parent=parent,
         photo=photo,
+        translated=translated,
         status=drafts.status(row, catalog.now()),
         now=catalog.now(),
         errors=errors or {},
