@@ -65,11 +65,15 @@ def test_a_translation_is_a_draft_until_published_and_shows_only_in_its_language
     fans = editor.application.test_client()
     form = {"name": KOREAN_NAME, "tagline": "", "bio": KOREAN_BIO}
 
+    listed = page(editor, f"/admin/nominees/{nominee}")
+    for language in ("한국어", "Español", "Português (Brasil)", "العربية"):
+        assert f">{language}</a>" in listed  # the edit page links every language's translation
     saved = editor.post(f"/admin/nominees/{nominee}/translations/ko", data=form)
     assert saved.status_code == 303 and saved.headers["Location"].endswith("done=saved")
     assert KOREAN_NAME in page(editor, f"/admin/nominees/{nominee}/translations/ko")
     assert KOREAN_NAME not in page(fans, "/ko/nominees/nova-reyes")  # a draft: fans see nothing
 
+    assert "Unpublished changes" in page(editor, f"/admin/nominees/{nominee}")
     published = editor.post(f"/admin/nominees/{nominee}/translations/ko/publish")
     assert published.status_code == 303
     korean = page(fans, "/ko/nominees/nova-reyes")

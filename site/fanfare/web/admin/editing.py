@@ -7,6 +7,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from fanfare.content import after_publish, audit, catalog, drafts, media, publishing, translations
 from fanfare.edge import purge
+from fanfare.http import i18n
 from fanfare.http.filters import bio
 from fanfare.infra import db, redis_client
 from fanfare.web.admin import forms
@@ -65,7 +66,8 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
             parent_kind = "event" if kind == "category" else "category"
             parent = drafts.live(conn, parent_kind, row[drafts.PARENT[kind]])
         photo = media.get_photo(conn, row.get("photo_id")) if kind == "nominee" else None
-        translated = translations.of_row(conn, kind, target_id)
+        done = translations.of_row(conn, kind, target_id)
+        translated = [(lang, done.get(lang.code)) for lang in i18n.LANGUAGES if lang.prefix]
     body = render_template(
         f"admin/{kind}.html",
         kind=kind,
