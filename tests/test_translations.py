@@ -72,6 +72,9 @@ def test_a_translation_is_a_draft_until_published_and_shows_only_in_its_language
     assert saved.status_code == 303 and saved.headers["Location"].endswith("done=saved")
     assert KOREAN_NAME in page(editor, f"/admin/nominees/{nominee}/translations/ko")
     assert KOREAN_NAME not in page(fans, "/ko/nominees/nova-reyes")  # a draft: fans see nothing
+    preview = page(editor, f"/admin/nominees/{nominee}/translations/ko/preview")
+    assert KOREAN_NAME in preview and '<html lang="ko" dir="ltr">' in preview
+    assert "전체 부문" in preview  # the fan page's own strings, in Korean
 
     assert "Unpublished changes" in page(editor, f"/admin/nominees/{nominee}")
     published = editor.post(f"/admin/nominees/{nominee}/translations/ko/publish")
@@ -116,6 +119,9 @@ def test_category_and_event_texts_fall_back_field_by_field(editor, demo):
     assert "Premios fanfare" in home and description in home
     assert "Your votes decide." in home  # the event's tagline falls back
     assert "Premios fanfare" not in page(fans, "/") and description not in page(fans, "/pt-br/")
+    preview = page(editor, f"/admin/events/{event}/translations/es/preview")
+    assert "Premios fanfare" in preview and description in preview
+    assert description in page(editor, f"/admin/categories/{category}/translations/es/preview")
 
 
 def test_the_history_and_results_show_translated_names(editor, demo):

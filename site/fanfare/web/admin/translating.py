@@ -8,6 +8,7 @@ so an unknown one is a 404 before anything is read or written.
 from __future__ import annotations
 
 from flask import abort, g, make_response, redirect, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -16,7 +17,7 @@ from fanfare.http import i18n
 from fanfare.infra import db
 from fanfare.web.admin import forms
 from fanfare.web.admin.base import bp
-from fanfare.web.admin.editing import PLURAL, _announce
+from fanfare.web.admin.editing import PLURAL, _announce, render_preview
 
 NOTICES = {
     "saved": _l("Translation draft saved. Fans still see the published texts; publish it."),
@@ -69,6 +70,21 @@ def translation(plural: str, target_id: int, prefix: str):
     """The translation form."""
     _kind, language = _target(plural, prefix)
     return _page(plural, target_id, language)
+
+
+@bp.get("/<plural>/<int:target_id>/translations/<prefix>/preview")
+def preview_translation(plural: str, target_id: int, prefix: str):
+    """The fan page in this language as it will look once the draft is published."""
+    kind, language = _target(plural, prefix)
+    with db.connection() as conn:
+        found = translations.get(conn, kind, target_id, language.code) or {}
+    texts = found.get("draft") or found.get("texts") or {}
+    g.language = language  # the page's lang, dir, links and strings (http/i18n.py)
+    with force_locale(language.code):
+        page = render_preview(plural, target_id, language=language.code, texts=texts)
+    back = _url(plural, target_id, language)
+    banner = render_template("admin/preview_banner.html", back=back)
+    return page.replace("<body>", "<body>" + banner, 1)
 
 
 @bp.post("/<plural>/<int:target_id>/translations/<prefix>")
