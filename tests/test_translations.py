@@ -77,6 +77,10 @@ def test_a_translation_is_a_draft_until_published_and_shows_only_in_its_language
     assert "전체 부문" in preview  # the fan page's own strings, in Korean
 
     assert "Unpublished changes" in page(editor, f"/admin/nominees/{nominee}")
+    refused = editor.post(
+        f"/admin/nominees/{nominee}/translations/ko/publish", data={"publish_at": "soon"}
+    )
+    assert refused.status_code == 400 and KOREAN_NAME in refused.get_data(as_text=True)
     published = editor.post(f"/admin/nominees/{nominee}/translations/ko/publish")
     assert published.status_code == 303
     korean = page(fans, "/ko/nominees/nova-reyes")

@@ -42,7 +42,9 @@ def _url(plural: str, target_id: int, language: i18n.Language, done: str = "") -
     return f"{url}?done={done}" if done else url
 
 
-def _page(plural: str, target_id: int, language: i18n.Language, *, errors=None, status=200):
+def _page(
+    plural: str, target_id: int, language: i18n.Language, *, errors=None, form=None, status=200
+):
     """The translation form of one row in one language, beside the default-language texts."""
     kind = PLURAL[plural]
     with db.connection() as conn:
@@ -55,9 +57,9 @@ def _page(plural: str, target_id: int, language: i18n.Language, *, errors=None, 
         "admin/translation.html",
         plural=plural,
         row=row,
-        language=language,
+        into=language,
         fields=translations.FIELDS[kind],
-        texts=request.form if errors else texts,
+        texts=form or texts,  # a refused form comes back as it was typed
         translation=translation,
         errors=errors or {},
         notice=NOTICES.get(request.args.get("done", "")),
@@ -94,7 +96,8 @@ def save_translation(plural: str, target_id: int, prefix: str):
     try:
         texts = forms.translation(request.form, translations.FIELDS[kind])
     except forms.Invalid as exc:
-        return _page(plural, target_id, language, errors=exc.errors, status=400)
+        errors = exc.errors
+        return _page(plural, target_id, language, errors=errors, form=request.form, status=400)
     with db.connection() as conn:
         if drafts.live(conn, kind, target_id) is None:
             abort(404)
