@@ -291,3 +291,43 @@ def test_publishing_a_translation_purges_exactly_its_language_at_the_edge(
         # Not purged: a soft-purged object would answer HIT-STALE (or MISS) first.
         assert (status, cache) == (200, "HIT"), f"{path} was purged too"
         assert KOREAN_NAME not in body
+
+
+# ---- the vote path's answers ---------------------------------------------------------------
+
+
+def test_vote_answers_name_the_category_and_nominee_in_the_page_language(
+    editor, demo, redis_url, app_settings
+):
+    from fanfare.app import create_ingest_app
+    from fanfare.votes.ballot import load_ballot
+
+    closed = row_id(demo, "categories", "best-live-performance")
+    nominee = row_id(demo, "nominees", "nova-reyes")
+    open_category = row_id(demo, "categories", "breakthrough-artist")
+    editor.post(f"/admin/categories/{closed}/translations/ko", data={"name": "최고의 라이브 무대"})
+    editor.post(f"/admin/categories/{closed}/translations/ko/publish")
+    editor.post(f"/admin/nominees/{nominee}/translations/ko", data={"name": KOREAN_NAME})
+    editor.post(f"/admin/nominees/{nominee}/translations/ko/publish")
+
+    with psycopg.connect(demo) as conn:
+        ballot = load_ballot(conn)
+    assert ballot.rules_in(open_category, "ko").nominees[nominee] == KOREAN_NAME
+    assert ballot.rules_in(open_category, "es").nominees[nominee] == "Nova Reyes"
+    assert ballot.rules_in(open_category, None) is ballot.categories[open_category]
+
+    ingest = create_ingest_app(app_settings(demo, redis_url))
+    try:
+        client = ingest.test_client()
+        with psycopg.connect(demo) as conn:
+            (other,) = conn.execute(
+                "SELECT id FROM nominees WHERE category_id = %s LIMIT 1", (closed,)
+            ).fetchone()
+        form = {"category": closed, "nominee": other}
+        korean = client.post("/votes", data={**form, "lang": "ko"}, headers={"HX-Request": "true"})
+        english = client.post("/votes", data=form, headers={"HX-Request": "true"})
+        assert korean.status_code == english.status_code == 409
+        assert "최고의 라이브 무대" in korean.get_data(as_text=True)
+        assert "Best Live Performance" in english.get_data(as_text=True)
+    finally:
+        db.close(ingest)
