@@ -222,6 +222,18 @@ def test_bad_input_is_refused_and_nothing_is_written(editor, demo, path, form, s
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == audit_before
 
 
+def test_a_cross_origin_translation_post_is_refused(editor, demo):
+    nominee = row_id(demo, "nominees", "nova-reyes")
+    for path in ("", "/publish"):
+        answer = editor.post(
+            f"/admin/nominees/{nominee}/translations/ko{path}",
+            data={"name": KOREAN_NAME},
+            headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        )
+        assert answer.status_code == 403
+    assert stored(demo) == []
+
+
 # ---- through a real edge ----------------------------------------------------------------------
 
 
