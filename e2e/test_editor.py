@@ -1,4 +1,5 @@
-"""An editor edits a bio, uploads a photo and publishes; a fan sees both through the edge."""
+"""An editor edits a bio, uploads a photo and publishes; a fan sees both through the edge.
+An editor translates a nominee into Korean and publishes it; a fan sees it on /ko/ only."""
 
 from __future__ import annotations
 
@@ -68,6 +69,17 @@ class EditorArea:
     def publish(self) -> None:
         self.page.get_by_role("button", name="Publish changes").click()
 
+    def open_translation(self, language: str) -> None:
+        self.page.get_by_role("link", name=language, exact=True).click()
+
+    def save_translation(self, **texts: str) -> None:
+        for label, text in texts.items():
+            self.page.get_by_label(label.capitalize()).fill(text)
+        self.page.get_by_role("button", name="Save translation draft").click()
+
+    def publish_translation(self) -> None:
+        self.page.get_by_role("button", name="Publish translation").click()
+
     def notice(self):
         return self.page.get_by_role("status")
 
@@ -107,5 +119,39 @@ def test_an_editor_publishes_a_bio_and_photo_that_fans_see(
     expect(photo).to_have_attribute("width", "900")
     assert photo.evaluate("img => img.complete && img.naturalWidth > 0")
     assert "/media/" in photo.evaluate("img => img.currentSrc")
+    fan.close()
+    editor_context.close()
+
+
+def test_an_editor_publishes_a_korean_translation_that_fans_see_on_ko(
+    browser: Browser, editor_stack: Stack
+):
+    edge = editor_stack.url()
+    fan = browser.new_context()
+    fan_page = fan.new_page()
+    # Both languages' pages are cached before the edit; only the Korean one may be refreshed.
+    for path in ("/ko/nominees/nova-reyes", "/nominees/nova-reyes"):
+        fan_page.goto(edge + path)
+        assert fan_page.request.get(edge + path).headers["x-cache"] == "HIT"
+    editor_context = browser.new_context()
+    page = editor_context.new_page()
+    editor = EditorArea(page, edge)
+    editor.sign_in(EMAIL, PASSWORD)
+    editor.open_nominee("Fan Awards 2026", "Breakthrough Artist", "Nova Reyes")
+    editor.open_translation("한국어")
+    editor.save_translation(name="노바 레예스", bio="서울 공연이 **한 시간** 만에 매진됐다.")
+    expect(editor.notice()).to_contain_text("Translation draft saved")
+    editor.publish_translation()
+    expect(editor.notice()).to_contain_text("Translation published")
+
+    fan_page.goto(edge + "/ko/nominees/nova-reyes")
+    deadline = time.monotonic() + 3
+    while "노바 레예스" not in fan_page.content() and time.monotonic() < deadline:
+        fan_page.reload()
+    expect(fan_page.get_by_role("heading", level=1)).to_have_text("노바 레예스")
+    expect(fan_page.locator(".bio strong")).to_have_text("한 시간")
+    expect(fan_page.locator(".lead")).to_have_text("Bedroom pop from Valparaíso")  # fallback
+    english = fan_page.request.get(edge + "/nominees/nova-reyes")
+    assert english.headers["x-cache"] == "HIT" and "노바 레예스" not in english.text()
     fan.close()
     editor_context.close()

@@ -19,7 +19,7 @@ import psycopg
 import redis
 
 from fanfare import settings
-from fanfare.content import after_publish, finals, publishing, reveal
+from fanfare.content import after_publish, finals, publishing, reveal, translations
 from fanfare.edge import transitions
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.fans import outbox
@@ -35,6 +35,7 @@ Job = Callable[[psycopg.Connection, datetime, datetime], set[str]]
 # Publishing runs first, so the transitions job sees what it has just published.
 JOBS: list[tuple[str, Job]] = [
     ("publishing", publishing.due),
+    ("translations", translations.due),
     ("transitions", transitions.changed_keys),
     ("reveals", reveal.due),
     # Pending predictions into PostgreSQL, linked rounds scored, the leaderboard refreshed.

@@ -1,10 +1,15 @@
-"""Read queries for the fan pages: only published content, with each category's window."""
+"""Read queries for the fan pages: only published content, with each category's window.
+
+Every read that returns texts takes the page's `language` (a Babel code; None for the default
+language) and lays that language's published translations over them, field by field
+(content/translations.py).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fanfare.content import tally_proof
+from fanfare.content import tally_proof, translations
 from fanfare.infra import db, sql
 from fanfare.votes.ballot import WindowState, next_transition, window_state
 
@@ -44,55 +49,66 @@ def with_state(category: dict, at: datetime) -> dict:
     return category
 
 
-def current_event() -> dict | None:
+def current_event(language: str | None = None) -> dict | None:
     """The published event that starts latest: the one the home page is about."""
     with db.connection() as conn:
-        return conn.execute(Q.current_event).fetchone()
+        event = conn.execute(Q.current_event).fetchone()
+        if event is not None:
+            translations.overlay(conn, "event", [event], language)
+    return event
 
 
-def categories(event_id: int) -> list[dict]:
+def categories(event_id: int, language: str | None = None) -> list[dict]:
     """The event's published categories in display order."""
     at = now()
     with db.connection() as conn:
         rows = conn.execute(
             Q.categories.format(where="AND c.event_id = %s ORDER BY c.position, c.id"), (event_id,)
         ).fetchall()
+        translations.overlay(conn, "category", rows, language)
     return [with_state(row, at) for row in rows]
 
 
-def category(slug: str) -> dict | None:
+def category(slug: str, language: str | None = None) -> dict | None:
     """One published category by slug."""
     with db.connection() as conn:
         row = conn.execute(Q.categories.format(where="AND c.slug = %s"), (slug,)).fetchone()
+        translations.overlay(conn, "category", [row] if row else [], language)
     return with_state(row, now()) if row else None
 
 
-def category_by_id(category_id: int) -> dict | None:
+def category_by_id(category_id: int, language: str | None = None) -> dict | None:
     """One published category by id."""
     with db.connection() as conn:
         row = conn.execute(Q.categories.format(where="AND c.id = %s"), (category_id,)).fetchone()
+        translations.overlay(conn, "category", [row] if row else [], language)
     return with_state(row, now()) if row else None
 
 
-def nominees(category_id: int) -> list[dict]:
+def nominees(category_id: int, language: str | None = None) -> list[dict]:
     """The category's published nominees in display order."""
     with db.connection() as conn:
-        return conn.execute(
+        rows = conn.execute(
             Q.nominees.format(where="AND n.category_id = %s ORDER BY n.position, n.id"),
             (category_id,),
         ).fetchall()
+        translations.overlay(conn, "nominee", rows, language)
+    return rows
 
 
-def nominee(slug: str) -> dict | None:
+def nominee(slug: str, language: str | None = None) -> dict | None:
     """One published nominee by slug."""
     with db.connection() as conn:
-        return conn.execute(Q.nominees.format(where="AND n.slug = %s"), (slug,)).fetchone()
+        row = conn.execute(Q.nominees.format(where="AND n.slug = %s"), (slug,)).fetchone()
+        translations.overlay(conn, "nominee", [row] if row else [], language)
+    return row
 
 
-def results(category_id: int) -> list[dict]:
+def results(category_id: int, language: str | None = None) -> list[dict]:
     """Counted votes per published nominee, most first, with each one's share in percent."""
     with db.connection() as conn:
         rows = conn.execute(Q.results, (category_id,)).fetchall()
+        translations.overlay(conn, "nominee", rows, language, names={"name": "name"})
     total = sum(row["votes"] for row in rows)
     for row in rows:
         row["share"] = round(100 * row["votes"] / total, 1) if total else 0.0
@@ -111,10 +127,14 @@ def roots(category_id: int) -> list[dict]:
         return tally_proof.roots(conn, category_id)
 
 
-def winners() -> list[dict]:
+def winners(language: str | None = None) -> list[dict]:
     """Every published category whose last window has closed: its winner once final and shown."""
     with db.connection() as conn:
-        return conn.execute(Q.winners).fetchall()
+        rows = conn.execute(Q.winners).fetchall()
+        for kind in ("event", "category", "nominee"):
+            names = {"name": f"{kind}_name"}
+            translations.overlay(conn, kind, rows, language, id_key=f"{kind}_id", names=names)
+    return rows
 
 
 def next_history_change() -> datetime | None:

@@ -76,6 +76,12 @@ def language() -> Language:
     return found
 
 
+def content_language() -> str | None:
+    """The language whose published translations this page shows; None: the rows' own texts."""
+    current = language()
+    return None if current is DEFAULT else current.code
+
+
 def _from_url(endpoint: str | None, values: dict | None) -> None:
     """Take the `lang` prefix out of the view arguments and make it the request's language."""
     if values and "lang" in values:

@@ -21,6 +21,7 @@ from fanfare.http import bodies
 from fanfare.http.cache_policy import PRIVATE
 from fanfare.http.errors import service_unavailable
 from fanfare.infra import db
+from fanfare.ingest import ballot_cache
 
 
 class Problem(HTTPException):
@@ -54,6 +55,8 @@ def render(template: str, status: int, *, retry: bool = False, **context: object
     With `retry` the page (not the fragment: the htmx client resends by itself) carries the
     vote's form again, so a fan without JavaScript presses once more instead of starting over.
     """
+    if "rules" in context:  # the category and nominee names, in the page's language
+        context["rules"] = ballot_cache.in_page_language(context["rules"])
     fragment = render_template(f"fragments/{template}.html", **context)
     if wants_fragment():
         return fragment

@@ -21,8 +21,15 @@ import redis
 from flask import Flask, current_app
 from flask_caching import Cache
 
+from fanfare.http import i18n
 from fanfare.infra import db, redis_client
-from fanfare.votes.ballot import SHARED_CACHE_KEY, SHARED_CACHE_PREFIX, Ballot, load_ballot
+from fanfare.votes.ballot import (
+    SHARED_CACHE_KEY,
+    SHARED_CACHE_PREFIX,
+    Ballot,
+    Rules,
+    load_ballot,
+)
 
 log = logging.getLogger(__name__)
 EXTENSION = "fanfare.ballot_cache"
@@ -96,3 +103,14 @@ def init_app(app: Flask) -> None:
 def ballot() -> Ballot:
     """The current ballot for this process."""
     return current_app.extensions[EXTENSION].current()
+
+
+def in_page_language(rules: Rules | None) -> Rules | None:
+    """A category's rules with the names fans read in this request's language."""
+    language = i18n.content_language()
+    if rules is None or language is None:
+        return rules
+    try:
+        return ballot().rules_in(rules.id, language) or rules
+    except (db.DatabaseError, psycopg.OperationalError, redis.RedisError):
+        return rules  # the names in the default language rather than no answer

@@ -9,6 +9,7 @@ import redis
 from flask import Blueprint
 from flask.wrappers import Response
 
+from fanfare.http import i18n
 from fanfare.infra import db, redis_client, sql
 from fanfare.ingest import ballot_cache
 from fanfare.ingest.answers import Problem, answer, install
@@ -26,7 +27,7 @@ def _names(category_id: int, nominee_id: int) -> tuple[str | None, str | None]:
         ballot: Ballot = ballot_cache.ballot()
     except (db.DatabaseError, psycopg.OperationalError, redis.RedisError):
         return None, None
-    rules = ballot.categories.get(category_id)
+    rules = ballot.rules_in(category_id, i18n.content_language())
     if rules is None:
         return None, None
     return rules.name, rules.nominees.get(nominee_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import psycopg
@@ -97,6 +97,19 @@ class Ballot:
     """Every published category with its windows and nominees."""
 
     categories: dict[int, Rules]
+    # The published translations of the names, for answers in a page's language:
+    # {language: {("category" | "nominee", id): name}}.
+    names: dict[str, dict[tuple[str, int], str]] = field(default_factory=dict)
+
+    def rules_in(self, category_id: int, language: str | None) -> Rules | None:
+        """A category's rules with its names as fans read them in a language (None: default)."""
+        rules = self.categories.get(category_id)
+        # getattr: a shared copy pickled before `names` existed has no such slot.
+        names = getattr(self, "names", {}).get(language or "", {})
+        if rules is None or not names:
+            return rules
+        nominees = {nid: names.get(("nominee", nid), name) for nid, name in rules.nominees.items()}
+        return replace(rules, name=names.get(("category", rules.id), rules.name), nominees=nominees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +159,7 @@ def forget_shared(client: redis.Redis) -> None:
 
 
 def load_ballot(conn: psycopg.Connection) -> Ballot:
-    """The ballot as PostgreSQL has it now, in three small queries."""
+    """The ballot as PostgreSQL has it now, in four small queries."""
     cur = conn.cursor(row_factory=tuple_row)
     categories = cur.execute(Q.categories).fetchall()
     windows: dict[int, list[Window]] = {}
@@ -155,9 +168,13 @@ def load_ballot(conn: psycopg.Connection) -> Ballot:
     nominees: dict[int, dict[int, str]] = {}
     for nid, category_id, name in cur.execute(Q.nominees):
         nominees.setdefault(category_id, {})[nid] = name
+    names: dict[str, dict[tuple[str, int], str]] = {}
+    for language, kind, target_id, name in cur.execute(Q.translated_names):
+        names.setdefault(language, {})[(kind, target_id)] = name
     return Ballot(
         {
             cid: Rules(cid, slug, name, quota, tuple(windows.get(cid, ())), nominees.get(cid, {}))
             for cid, slug, name, quota in categories
-        }
+        },
+        names,
     )

@@ -28,7 +28,7 @@ def results_context(category: dict) -> dict:
     hidden_turnout = not visible and category.get("show_turnout")
     return {
         "category": category,
-        "results": catalog.results(category["id"]) if visible else [],
+        "results": catalog.results(category["id"], i18n.content_language()) if visible else [],
         "turnout": catalog.turnout(category["id"]) if hidden_turnout else None,
         "roots": catalog.roots(category["id"]) if category["final"] and visible else [],
         "live": category["state"] is not WindowState.NONE and not category["settled"],
@@ -38,7 +38,7 @@ def results_context(category: dict) -> dict:
 
 def render_results(template: str, slug: str) -> Response:
     """Render a results view of a category: RESULTS while it can change, FINAL_RESULTS after."""
-    category = catalog.category(slug)
+    category = catalog.category(slug, i18n.content_language())
     if category is None:
         abort(404)
     response = make_response(render_template(template, **results_context(category)))

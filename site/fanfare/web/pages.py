@@ -31,10 +31,10 @@ def _page(template: str, tags: list[str], shown: list[dict], **context) -> Respo
 @bp.get("/")
 def home() -> Response:
     """The event home: every category and where its vote stands."""
-    event = catalog.current_event()
+    event = catalog.current_event(i18n.content_language())
     if event is None:
         return _page("pages/empty.html", keys.home_page(None, ()), [])
-    categories = catalog.categories(event["id"])
+    categories = catalog.categories(event["id"], i18n.content_language())
     tags = keys.home_page(event["id"], (c["id"] for c in categories))
     return _page("pages/home.html", tags, categories, event=event, categories=categories)
 
@@ -42,10 +42,10 @@ def home() -> Response:
 @bp.get("/awards/<slug>")
 def category(slug: str) -> Response:
     """A category: its nominees and, while the window is open, the vote form."""
-    found = catalog.category(slug)
+    found = catalog.category(slug, i18n.content_language())
     if found is None:
         abort(404)
-    nominees = catalog.nominees(found["id"])
+    nominees = catalog.nominees(found["id"], i18n.content_language())
     tags = keys.category_page(found["id"], (n["id"] for n in nominees))
     return _page("pages/category.html", tags, [found], category=found, nominees=nominees)
 
@@ -53,10 +53,10 @@ def category(slug: str) -> Response:
 @bp.get("/nominees/<slug>")
 def nominee(slug: str) -> Response:
     """A nominee's page: photo, bio and a way to vote."""
-    found = catalog.nominee(slug)
+    found = catalog.nominee(slug, i18n.content_language())
     if found is None:
         abort(404)
-    category = catalog.category_by_id(found["category_id"])
+    category = catalog.category_by_id(found["category_id"], i18n.content_language())
     if category is None:
         abort(404)
     tags = keys.nominee_page(found["id"], category["id"])
@@ -66,7 +66,7 @@ def nominee(slug: str) -> Response:
 @bp.get("/history")
 def history() -> Response:
     """Past winners of every closed category."""
-    winners = catalog.winners()
+    winners = catalog.winners(i18n.content_language())
     tags = keys.history_page(w["category_id"] for w in winners)
     response = make_response(render_template("pages/history.html", winners=winners))
     # A new winner appears when the next window closes or a scheduled reveal comes.

@@ -13,3 +13,8 @@ SELECT id, category_id, opens_at, closes_at FROM voting_windows ORDER BY opens_a
 -- name: nominees
 -- Every published nominee's name.
 SELECT id, category_id, name FROM nominees WHERE published_at <= now()
+
+-- name: translated_names
+-- The published translations of category and nominee names, for answers in a page's language.
+SELECT language, kind, target_id, texts->>'name' AS name FROM translations
+WHERE kind IN ('category', 'nominee') AND coalesce(texts->>'name', '') <> ''

@@ -50,11 +50,11 @@ SELECT COALESCE(sum(votes), 0)::bigint AS votes FROM tallies WHERE category_id =
 -- name: winners
 -- Every published category whose last window has closed, latest first, with its leader.
 -- final: that window is counted (window_finals); shown: not an on_cue category before its reveal.
-SELECT e.name AS event_name, e.slug AS event_slug, e.time_zone, c.id AS category_id,
-       c.slug AS category_slug, c.name AS category_name, w.closes_at,
+SELECT e.id AS event_id, e.name AS event_name, e.slug AS event_slug, e.time_zone,
+       c.id AS category_id, c.slug AS category_slug, c.name AS category_name, w.closes_at,
        f.window_id IS NOT NULL AS final,
        c.results_mode <> 'on_cue' OR c.reveal_at <= now() AS shown,
-       n.slug AS nominee_slug, n.name AS nominee_name, t.votes
+       n.id AS nominee_id, n.slug AS nominee_slug, n.name AS nominee_name, t.votes
 FROM categories c
 JOIN events e ON e.id = c.event_id AND e.published_at <= now()
 JOIN LATERAL (

@@ -15,6 +15,7 @@ from fanfare.web.admin import (  # noqa: F401  (they add routes)
     ops,
     predictions,
     reveal,
+    translating,
 )
 from fanfare.web.admin.forms import RESULTS_MODES, time_value
 

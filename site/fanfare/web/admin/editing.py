@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import abort, current_app, g, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fanfare.content import after_publish, audit, catalog, drafts, media, publishing
+from fanfare.content import after_publish, audit, catalog, drafts, media, publishing, translations
 from fanfare.edge import purge
+from fanfare.http import i18n
 from fanfare.http.filters import bio
 from fanfare.infra import db, redis_client
 from fanfare.web.admin import forms
@@ -65,6 +66,8 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
             parent_kind = "event" if kind == "category" else "category"
             parent = drafts.live(conn, parent_kind, row[drafts.PARENT[kind]])
         photo = media.get_photo(conn, row.get("photo_id")) if kind == "nominee" else None
+        done = translations.of_row(conn, kind, target_id)
+        translated = [(lang, done.get(lang.code)) for lang in i18n.LANGUAGES if lang.prefix]
     body = render_template(
         f"admin/{kind}.html",
         kind=kind,
@@ -72,6 +75,7 @@ def _edit_page(kind: str, target_id: int, *, errors=None, form=None, status: int
         children=children,
         parent=parent,
         photo=photo,
+        translated=translated,
         status=drafts.status(row, catalog.now()),
         now=catalog.now(),
         errors=errors or {},
@@ -269,25 +273,37 @@ def _children(conn, kind: str, parent_id: int) -> list[dict]:
 @bp.get("/<plural>/<int:target_id>/preview")
 def preview(plural: str, target_id: int):
     """The fan page as it will look once the draft is published (private, never cached)."""
+    page = render_preview(plural, target_id)
+    banner = render_template("admin/preview_banner.html", back=f"/admin/{plural}/{target_id}")
+    return page.replace("<body>", "<body>" + banner, 1)
+
+
+def render_preview(
+    plural: str, target_id: int, *, language: str | None = None, texts: dict | None = None
+) -> str:
+    """A fan page rendered from working copies; in `language`, with the published translations
+    of every row on it and `texts` (the row's translation draft) over the row itself."""
     kind = _kind(plural)
     with db.connection() as conn:
         row = drafts.working_copy(conn, kind, target_id)
         if row is None:
             abort(404)
+        translations.overlay(conn, kind, [row], language)
+        row.update(texts or {})
         if kind == "nominee":
             category = drafts.working_copy(conn, "category", row["category_id"])
-            page = render_template(
+            translations.overlay(conn, "category", [category], language)
+            return render_template(
                 "pages/nominee.html",
                 nominee=_nominee_view(conn, row),
                 category=_category_view(category),
             )
-        elif kind == "category":
+        if kind == "category":
             nominees = [_nominee_view(conn, n) for n in _children(conn, "nominee", target_id)]
-            page = render_template(
+            translations.overlay(conn, "nominee", nominees, language)
+            return render_template(
                 "pages/category.html", category=_category_view(row), nominees=nominees
             )
-        else:
-            categories = [_category_view(c) for c in _children(conn, "category", target_id)]
-            page = render_template("pages/home.html", event=row, categories=categories)
-    banner = render_template("admin/preview_banner.html", plural=plural, target_id=target_id)
-    return page.replace("<body>", "<body>" + banner, 1)
+        categories = [_category_view(c) for c in _children(conn, "category", target_id)]
+        translations.overlay(conn, "category", categories, language)
+        return render_template("pages/home.html", event=row, categories=categories)

@@ -139,3 +139,16 @@ def nominee(form: MultiDict, photo_id: int | None) -> dict:
     if errors:
         raise Invalid(errors)
     return data
+
+
+# The longest text each translatable field takes: the same as the default language's forms.
+TEXT_LIMITS = {"name": 200, "tagline": 200, "description": 1000, "bio": 20_000}
+
+
+def translation(form: MultiDict, fields: tuple[str, ...]) -> dict:
+    """The texts of a translation; each may be empty (fans then see the default language's)."""
+    errors: dict[str, str] = {}
+    data = {name: _text(form, name, errors, limit=TEXT_LIMITS[name]) for name in fields}
+    if errors:
+        raise Invalid(errors)
+    return data
