@@ -64,8 +64,18 @@ DEFAULTS: dict[str, object] = {
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
     # Votes
+    # Past its per-IP or per-subnet limit a vote is challenged (a proof of work, or without JS a
+    # time lock), not refused: a stadium shares a few NAT addresses. Only past the ceiling, the
+    # limit times VOTE_LIMIT_CEILING_FACTOR, is it refused (429), so one IP cannot flood Redis.
+    # Every post counts, the challenged one too, so a fan past the limit costs two. With 50: an IP
+    # may post 3,000 a minute, 1,500 challenged fans; 20,000 seats behind 4 NAT addresses in one
+    # /24 need 5,000 fans each, 3.3 minutes (the /24's ceiling, 30,000 posts, does not bind). A
+    # bot solving challenges pays about 0.1 s of a core per vote (cost 200, 5,000 attempts at
+    # most), and the IP's ceiling still bounds it; detection flags its bursts for review.
+    # The per-voter limit has no challenge: it is refused past it (429, Retry-After).
     "VOTE_LIMIT_PER_IP": "60/minute",
     "VOTE_LIMIT_PER_SUBNET": "600/minute",
+    "VOTE_LIMIT_CEILING_FACTOR": 50,
     "VOTE_LIMIT_PER_VOTER": "20/minute",
     # Shedding inside each ingest worker. Off by default: under a flood of sheds on one worker
     # the admitted votes still wait on the event loop (see README, Votes); the edge's connection
