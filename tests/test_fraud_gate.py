@@ -207,3 +207,20 @@ def test_without_js_the_time_lock_ripens_then_counts_once(ingest, category, redi
     assert replay.status_code == 403 and stolen.status_code == 403
     votes = queued(redis_url)
     assert len(votes) == BUDGET_IP + 1 and votes[-1].challenge_solved
+
+
+def test_with_the_gate_off_nothing_is_challenged_and_the_ip_limit_refuses(
+    demo, redis_url, app_settings, category
+):
+    """FRAUD_GATE off is the behaviour before issue 14 (the bench's "off" arm)."""
+    settings = app_settings(demo, redis_url, FRAUD_GATE=False, VOTE_LIMIT_PER_IP="8/minute")
+    app = create_ingest_app(settings)
+    category_id, nominees = category
+    form = {"category": category_id, "nominee": nominees[0]}
+    try:
+        codes = [post(app.test_client(), "192.0.2.90", form).status_code for _ in range(9)]
+    finally:
+        db.close(app)
+
+    assert codes == [202] * 8 + [429]  # past the budget of 5 no challenge; past 8, refused
+    assert len(queued(redis_url)) == 8

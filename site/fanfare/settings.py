@@ -101,6 +101,10 @@ DEFAULTS: dict[str, object] = {
     "OPS_CAPACITY_FILE": str(ROOT / "bench" / "results" / "latest.json"),
     "OPS_THRESHOLDS": {},  # figure -> threshold, overriding 70% of the measured capacity
     # Fraud (site/fanfare/fraud/): new-voter budget, challenge, detection
+    # Off: no new-voter budget and no challenge; past the per-IP or per-subnet limit a vote is
+    # refused at once, as before issue 14 (bench/fraud.py's "off" arm; an operator's way out if
+    # challenges ever misbehave). Detection still runs in the scheduler.
+    "FRAUD_GATE": True,
     "NEW_VOTER_BUDGET_PER_IP": 5,  # new voters an IP may mint per voting window unchallenged
     "NEW_VOTER_BUDGET_PER_SUBNET": 50,  # the same for its /24 or /64
     "CHALLENGE_COST": 200,  # PBKDF2 iterations per proof-of-work attempt

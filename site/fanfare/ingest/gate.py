@@ -64,6 +64,8 @@ def challenge_for(category_id: int, nominee_id: int) -> dict:
 
 def admit(category_id: int, nominee_id: int, window: Window, at: datetime) -> Admission:
     """What the enqueue script must check for this vote (see the module docstring)."""
+    if not current_app.config["FRAUD_GATE"]:
+        return Admission()  # and the limits refuse at once (votes._configured_limits)
     rules = _rules()
     try:
         if payload := request.form.get("altcha"):

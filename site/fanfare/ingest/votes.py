@@ -227,8 +227,8 @@ def init_app(app: Flask) -> None:
 
 def _configured_limits(config: dict) -> list[RateLimit]:
     """The vote limits: per IP and per subnet challenged up to a ceiling (a shared NAT is never
-    refused below it), per voter refused at once."""
-    factor = int(config["VOTE_LIMIT_CEILING_FACTOR"])
+    refused below it), per voter refused at once; all refused at once without the fraud gate."""
+    factor = int(config["VOTE_LIMIT_CEILING_FACTOR"]) if config["FRAUD_GATE"] else 1
     ceilings = {"ip": factor, "subnet": factor, "voter": 1}
     return [
         limit
