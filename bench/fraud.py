@@ -37,6 +37,7 @@ import argparse  # noqa: E402
 import html  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
+import random  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -159,29 +160,31 @@ def address(n: int) -> str:
 
 
 def honest_round(
-    site: Site, port: int, first: int, fans: int, concurrency: int
-) -> tuple[list[float], list[float]]:
-    """fans honest fans (addresses from `first` on): a new voter's vote, then a returning one."""
+    site: Site, ports: list[int], first: int, fans: int, concurrency: int
+) -> list[tuple[list[float], list[float]]]:
+    """fans honest fans (addresses from `first` on), fan i on ports[i % len(ports)]: a new
+    voter's vote, then a returning one. Per port, the two votes' seconds."""
     breakthrough, b_nominees = site.ballot["breakthrough-artist"]
     song, s_nominees = site.ballot["song-of-the-year"]
-    new, returning = [], []
+    seconds: list[tuple[list[float], list[float]]] = [([], []) for _ in ports]
 
     def fan(i: int) -> None:
         n = first + i
-        client = Client(port, address(n))
+        new, returning = seconds[i % len(ports)]
+        client = Client(ports[i % len(ports)], address(n))
         try:
-            status, seconds = client.vote(breakthrough, b_nominees[n % len(b_nominees)])
+            status, took = client.vote(breakthrough, b_nominees[n % len(b_nominees)])
             assert status == 202, f"honest new voter got {status}"
-            new.append(seconds)
-            status, seconds = client.vote(song, s_nominees[n % len(s_nominees)])
+            new.append(took)
+            status, took = client.vote(song, s_nominees[n % len(s_nominees)])
             assert status == 202, f"honest returning voter got {status}"
-            returning.append(seconds)
+            returning.append(took)
             site.accepted += 2
         finally:
             client.close()
 
     Pool(concurrency).map(fan, range(fans))
-    return new, returning
+    return seconds
 
 
 def stuff(
@@ -269,23 +272,38 @@ def p(values: list[float], q: float) -> float:
 
 
 def honest(site: Site, ports: dict[str, int], args: argparse.Namespace) -> dict:
-    """Phase 1: alternating short rounds on the two arms; the per-round p50 ratios."""
+    """Phase 1: short rounds on the two arms; the per-round p50 ratios.
+
+    Alternating (the default): each round runs one arm, then the other, the order swapped every
+    round. Interleaved: each round runs both arms at once, fans alternating between them, so both
+    see the same moment of a shared machine (the layers' own CPU then slows both arms a little).
+    """
     latency = {name: {"new": [], "returning": []} for name in ports}
     ratios: list[float] = []
+    rounds: list[dict[str, list[float]]] = []  # each counted round's seconds, per arm
     fan = 0
     for r in range(-1, args.rounds):  # round -1 warms both arms up and is not counted
         order = ("on", "off") if r % 2 == 0 else ("off", "on")
-        p50 = {}
-        for name in order:
-            new, returning = honest_round(site, ports[name], fan, args.fans, args.concurrency)
-            fan += args.fans
-            p50[name] = statistics.median(new + returning)
-            if r >= 0:
+        if args.interleaved:
+            batches = [(order, 2 * args.fans)]
+        else:
+            batches = [((name,), args.fans) for name in order]
+        this_round: dict[str, list[float]] = {}
+        for names, fans in batches:
+            at_once = args.concurrency * len(names)  # per arm as many in flight either way
+            answers = honest_round(site, [ports[n] for n in names], fan, fans, at_once)
+            fan += fans
+            for name, (new, returning) in zip(names, answers, strict=True):
+                this_round[name] = new + returning
                 latency[name]["new"] += new
                 latency[name]["returning"] += returning
-        if r >= 0:
-            ratios.append(p50["on"] / p50["off"])
+        if r < 0:
+            latency = {name: {"new": [], "returning": []} for name in ports}
+            continue
+        rounds.append(this_round)
+        ratios.append(statistics.median(this_round["on"]) / statistics.median(this_round["off"]))
     q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    pooled, low, high = pooled_ratio(rounds)
     for name in ports:
         lat = latency[name]
         print(f"honest fans, layers {name:>3}: new voter p50 {p(lat['new'], .5):6.1f} ms "
@@ -294,8 +312,14 @@ def honest(site: Site, ports: dict[str, int], args: argparse.Namespace) -> dict:
     print(f"fraud_honest_p50_ratio (on/off, median of {len(ratios)} rounds' ratios): "
           f"{median:.3f}; quartiles {q1:.3f}..{q3:.3f}, range {min(ratios):.3f}..{max(ratios):.3f}"
           " (target <= 1.10)")  # fmt: skip
+    print(
+        f"fraud_honest_pooled_p50_ratio (p50 of every on vote / of every off vote): "
+        f"{pooled:.3f}; 90% of bootstrap resamples of the rounds {low:.3f}..{high:.3f}"
+    )
     return {
         "fraud_honest_p50_ratio": round(median, 3),
+        "fraud_honest_pooled_p50_ratio": round(pooled, 3),
+        "fraud_honest_pooled_p50_ratio_90": [round(low, 3), round(high, 3)],
         "fraud_honest_p50_ratio_quartiles": [round(q1, 3), round(q3, 3)],
         "fraud_honest_p50_ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
         "fraud_honest_round_ratios": [round(x, 3) for x in ratios],
@@ -307,6 +331,20 @@ def honest(site: Site, ports: dict[str, int], args: argparse.Namespace) -> dict:
             for name, lat in latency.items()
         },
     }
+
+
+def pooled_ratio(rounds: list[dict[str, list[float]]]) -> tuple[float, float, float]:
+    """p50 of all "on" votes over p50 of all "off" votes, and the 5th and 95th percentile of that
+    ratio over 1,000 resamples of the rounds (with replacement): how much the rounds disagree."""
+
+    def ratio(sample: list[dict[str, list[float]]]) -> float:
+        on = [x for r in sample for x in r["on"]]
+        off = [x for r in sample for x in r["off"]]
+        return statistics.median(on) / statistics.median(off)
+
+    draw = random.Random(14)  # the same resamples every run: the spread is the data's
+    resampled = sorted(ratio(draw.choices(rounds, k=len(rounds))) for _ in range(1000))
+    return ratio(rounds), resampled[50], resampled[949]
 
 
 def scenarios(arm: int) -> list[tuple[str, list[str], bool, bool]]:
@@ -333,9 +371,10 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         stack.start("web", "ingest", "edge", "worker", "scheduler", timeout=60)
         ports = {"on": stack.ports["edge"], "off": start_off_arm(stack, workdir / "off")}
         site = Site(stack, database_url)
+        design = "interleaved" if args.interleaved else "alternating"
         print(f"one stack, two arms (on :{ports['on']}, off :{ports['off']}, gate off); "
-              f"{args.rounds} alternating rounds of {args.fans} honest fans per arm, "
-              f"{args.concurrency} at a time")  # fmt: skip
+              f"{args.rounds} {design} rounds of {args.fans} honest fans per arm, "
+              f"{args.concurrency} at a time per arm")  # fmt: skip
         results = honest(site, ports, args)
 
         known, new = script_cost(site, args.script_calls)
@@ -369,10 +408,11 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         with open("/proc/loadavg") as loadavg:
             load = loadavg.read().split()[:3]
         results.update(
+            design=design,
             accepted=site.accepted, tallied=tallied, flags=flags, load_after=load,
             conditions=f"{args.rounds} rounds x {args.fans} fans per arm, {args.concurrency} "
-            "at a time, through two identical edges to two ingests (1 gunicorn worker each) "
-            "behind one Redis and PostgreSQL, on the same shared 2-core machine",
+            "at a time per arm, through two identical edges to two ingests (1 gunicorn worker "
+            "each) behind one Redis and PostgreSQL, on the same shared 2-core machine",
         )  # fmt: skip
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         print(f"load average after: {' '.join(load)}; written to {RESULTS}")
@@ -385,6 +425,9 @@ def main() -> int:
     parser.add_argument("--fans", type=int, default=40, help="honest fans per round and arm")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=10, help="honest fans at a time")
+    parser.add_argument(
+        "--interleaved", action="store_true", help="both arms at once in each round (see honest)"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="per ballot-stuffing run")
     parser.add_argument("--script-calls", type=int, default=2000)
     args = parser.parse_args()
