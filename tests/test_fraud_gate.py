@@ -1,4 +1,5 @@
-"""The new-voter budget and the challenge, in-process against real PostgreSQL and Redis."""
+"""The new-voter budget, the vote limits' challenge and the challenge itself, in-process
+against real PostgreSQL and Redis, with the default budgets and vote limits."""
 
 from __future__ import annotations
 
@@ -7,24 +8,22 @@ import json
 import re
 import time
 
-import altcha
 import pytest
 import redis
 
 from fanfare.app import create_ingest_app
 from fanfare.infra import db
+from fanfare.settings import DEFAULTS
 from fanfare.votes.stream import STREAM, decode
+from tests.challenges import pow_of, solve, solved, timelock_of
 from tests.test_ingest import HX, ids
 
 BUDGET_IP, BUDGET_SUBNET = 5, 50
+LIMIT_IP = 60  # VOTE_LIMIT_PER_IP: past it every vote from the IP is challenged
 
 
-# The default budget, cheap challenges, a one-second time lock and vote limits out of the way.
+# Cheap challenges and a one-second time lock; the budgets and vote limits are the defaults.
 GATE_SETTINGS = {
-    "VOTE_LIMIT_PER_IP": "100000/minute",
-    "VOTE_LIMIT_PER_SUBNET": "100000/minute",
-    "NEW_VOTER_BUDGET_PER_IP": BUDGET_IP,
-    "NEW_VOTER_BUDGET_PER_SUBNET": BUDGET_SUBNET,
     "CHALLENGE_COST": 1,
     "CHALLENGE_MAX_NUMBER": 200,
     "TIMELOCK_SECONDS": 1,
@@ -47,21 +46,6 @@ def post(client, ip: str, form: dict, *, fragment: bool = True, ua: str = "test-
     """One POST /votes from ip (the edge's X-Forwarded-For), as htmx or a plain form."""
     headers = {"X-Forwarded-For": ip, "User-Agent": ua, **(HX if fragment else {})}
     return client.post("/votes", data=form, headers=headers)
-
-
-def pow_of(body: str) -> dict:
-    """The challenge the answer carries for the JS solver."""
-    return json.loads(html.unescape(re.search(r'data-pow-challenge="([^"]+)"', body).group(1)))
-
-
-def timelock_of(body: str) -> str:
-    return re.search(r'name="timelock" value="([^"]+)"', body).group(1)
-
-
-def solve(challenge: dict) -> str:
-    """What the browser's Web Worker does, in Python: the base64 altcha payload."""
-    parsed = altcha.Challenge.from_dict(challenge)
-    return altcha.Payload(parsed, altcha.solve_challenge(parsed)).to_base64()
 
 
 def queued(redis_url: str) -> list:
@@ -114,25 +98,41 @@ def test_the_budget_costs_a_new_voter_no_round_trip_of_its_own(ingest, category)
     assert stats["gather_commands"] - before == 8  # one enqueue script per vote, challenged too
 
 
-def test_200_fans_behind_one_shared_ip_are_all_counted(ingest, category, redis_url):
-    """A stadium NAT: past the budget each fan solves the proof of work, nobody is refused."""
-    category_id, nominees = category
-    form = {"category": category_id, "nominee": nominees[1]}
-    solved = 0
-    for _ in range(200):
-        fan = ingest.test_client()  # its own cookie jar
-        answer = post(fan, "192.0.2.44", form)
-        if answer.status_code == 200:
-            payload = solve(pow_of(answer.get_data(as_text=True)))
-            answer = post(fan, "192.0.2.44", {**form, "altcha": payload})
-            solved += 1
-        assert answer.status_code == 202, answer.get_data(as_text=True)
-        assert "fanfare_voter=" in answer.headers["Set-Cookie"]
+def test_the_defaults_are_what_these_tests_assume(ingest):
+    for name in ("NEW_VOTER_BUDGET_PER_IP", "NEW_VOTER_BUDGET_PER_SUBNET", "VOTE_LIMIT_PER_IP"):
+        assert ingest.config[name] == DEFAULTS[name]
+    assert (BUDGET_IP, BUDGET_SUBNET) == (DEFAULTS["NEW_VOTER_BUDGET_PER_IP"], 50)
+    assert DEFAULTS["VOTE_LIMIT_PER_IP"] == f"{LIMIT_IP}/minute"
+    assert DEFAULTS["VOTE_LIMIT_PER_SUBNET"] == "600/minute"
 
-    assert solved == 200 - BUDGET_IP
+
+def test_200_fans_behind_one_shared_ip_are_all_counted(ingest, demo, category, redis_url):
+    """A stadium NAT with the default limits: past the budget, and past the IP's vote limit,
+    each fan solves the proof of work; nobody is refused, everybody is counted. Each then votes
+    in a second category with its cookie: past the IP's limit, challenged too, and counted."""
+    category_id, nominees = category
+    song, song_nominees = ids(demo, "song-of-the-year")
+    first, second = {"category": category_id, "nominee": nominees[1]}, {"category": song}
+    answers: list[int] = []
+    for n in range(200):
+        fan = ingest.test_client()  # its own cookie jar
+        for form in (first, {**second, "nominee": song_nominees[n % len(song_nominees)]}):
+            answer = post(fan, "192.0.2.44", form)
+            answers.append(answer.status_code)
+            if answer.status_code == 200:
+                answer = post(fan, "192.0.2.44", {**form, "altcha": solved(answer)})
+            assert answer.status_code == 202, answer.get_data(as_text=True)
+            if form is first:  # a new voter: its cookie comes with the vote that queued it
+                assert "fanfare_voter=" in answer.headers["Set-Cookie"]
+
+    # The first BUDGET_IP new voters pass; past them every new voter is challenged, and once
+    # the IP has posted LIMIT_IP votes this minute every returning fan is challenged too.
+    assert answers[0 : 2 * BUDGET_IP : 2] == [202] * BUDGET_IP
+    assert set(answers[2 * BUDGET_IP :: 2]) == {200}
+    assert set(answers[2 * LIMIT_IP + 1 :: 2]) == {200}
     votes = queued(redis_url)
-    assert len(votes) == 200 and len({v.voter_id for v in votes}) == 200
-    assert sum(v.challenge_solved for v in votes) == solved
+    assert len(votes) == 400 and len({v.voter_id for v in votes}) == 200  # cookies kept
+    assert sum(v.challenge_solved for v in votes) == answers.count(200) > 200
 
 
 def test_a_replayed_solution_is_refused(ingest, category, redis_url):
@@ -207,3 +207,20 @@ def test_without_js_the_time_lock_ripens_then_counts_once(ingest, category, redi
     assert replay.status_code == 403 and stolen.status_code == 403
     votes = queued(redis_url)
     assert len(votes) == BUDGET_IP + 1 and votes[-1].challenge_solved
+
+
+def test_with_the_gate_off_nothing_is_challenged_and_the_ip_limit_refuses(
+    demo, redis_url, app_settings, category
+):
+    """FRAUD_GATE off is the behaviour before issue 14 (the bench's "off" arm)."""
+    settings = app_settings(demo, redis_url, FRAUD_GATE=False, VOTE_LIMIT_PER_IP="8/minute")
+    app = create_ingest_app(settings)
+    category_id, nominees = category
+    form = {"category": category_id, "nominee": nominees[0]}
+    try:
+        codes = [post(app.test_client(), "192.0.2.90", form).status_code for _ in range(9)]
+    finally:
+        db.close(app)
+
+    assert codes == [202] * 8 + [429]  # past the budget of 5 no challenge; past 8, refused
+    assert len(queued(redis_url)) == 8

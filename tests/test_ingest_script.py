@@ -1,4 +1,5 @@
-"""The one vote script (votes/enqueue.lua): limits, press keys and Redis's clock, in-process."""
+"""The one vote script (votes/enqueue.lua): limits and their challenge, press keys and Redis's
+clock, in-process."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from fanfare.infra.gather import Gatherer
 from fanfare.ingest import votes
 from fanfare.votes.ballot import Window
 from fanfare.votes.stream import STREAM, RateLimit, Vote, VoteQueue, parse_limits, uuid7
+from tests.challenges import solved
+from tests.test_ingest import ids
 
 HX = {"HX-Request": "true"}
 RECEIPT = re.compile(r'class="vote-receipt">([0-9a-f-]{36})<')
@@ -28,7 +31,11 @@ def make_ingest(demo, redis_url, app_settings):
 
     def make(**settings: object):
         limits = {f"VOTE_LIMIT_PER_{s}": "1000/minute" for s in ("IP", "SUBNET", "VOTER")}
-        apps.append(create_ingest_app(app_settings(demo, redis_url, **{**limits, **settings})))
+        # Cheap challenges; no new-voter budget in the way of the limits' own challenge.
+        cheap = {"CHALLENGE_COST": 1, "CHALLENGE_MAX_NUMBER": 200}
+        budget = {f"NEW_VOTER_BUDGET_PER_{s}": 10**6 for s in ("IP", "SUBNET")}
+        overrides = {**limits, **cheap, **budget, **settings}
+        apps.append(create_ingest_app(app_settings(demo, redis_url, **overrides)))
         return apps[-1]
 
     yield make
@@ -53,43 +60,110 @@ def from_ip(address: str) -> dict[str, str]:
 
 
 def test_limit_strings_are_parsed_by_the_limits_package():
-    assert parse_limits("ip", "60/minute") == (RateLimit("ip", 60, 60),)
+    assert parse_limits("ip", "60/minute", ceiling_factor=50) == (RateLimit("ip", 60, 60, 3000),)
     assert parse_limits("voter", "5 per minute; 30 per hour") == (
-        RateLimit("voter", 5, 60),
-        RateLimit("voter", 30, 3600),
+        RateLimit("voter", 5, 60, 5),
+        RateLimit("voter", 30, 3600, 30),
     )
 
 
-def test_per_ip_limit_counts_new_voters_from_one_address(make_ingest, form, redis_url):
-    app = make_ingest(VOTE_LIMIT_PER_IP="2/minute")
-    # A new browser (no cookie) each time: only the address ties them together.
-    codes = [
-        app.test_client().post("/votes", data=form, headers=from_ip("198.51.100.7")).status_code
-        for _ in range(3)
-    ]
+def test_past_the_per_ip_limit_votes_are_challenged_and_past_its_ceiling_refused(
+    make_ingest, form, redis_url
+):
+    """A shared NAT: past the limit a solved challenge counts; only the ceiling answers 429."""
+    app = make_ingest(VOTE_LIMIT_PER_IP="2/minute", VOTE_LIMIT_CEILING_FACTOR=3)  # ceiling 6
+
+    def vote(extra: dict | None = None):
+        # A new browser (no cookie) each time: only the address ties them together.
+        headers = from_ip("198.51.100.7")
+        return app.test_client().post("/votes", data={**form, **(extra or {})}, headers=headers)
+
+    within = [vote().status_code]
+    stats = app.extensions["fanfare.metrics"]
+    before = stats["gather_commands"]  # after the first, which may have loaded the script
+    within.append(vote().status_code)
+    challenged = vote()
+    counted = vote({"altcha": solved(challenged)})
+    more = [vote() for _ in range(2)]  # challenged: the IP has now posted its ceiling
+    refused, refused_solved = vote(), vote({"altcha": solved(more[-1])})
     other = app.test_client().post("/votes", data=form, headers=from_ip("198.51.101.7"))
 
-    assert codes == [202, 202, 429]
+    assert within == [202, 202]
+    assert challenged.status_code == 200 and "Set-Cookie" not in challenged.headers
+    assert counted.status_code == 202
+    assert [a.status_code for a in more] == [200, 200]
+    assert refused.status_code == refused_solved.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert other.status_code == 202
-    assert len(entries(redis_url)) == 3
+    votes = entries(redis_url)
+    assert len(votes) == 4 and [v[b"p"] for v in votes] == [b"0", b"0", b"1", b"0"]
+    # One script per post, the challenged and the refused ones too (the Python check of the
+    # solution needs no Redis).
+    assert stats["gather_commands"] - before == 8
 
 
-def test_per_subnet_limit_spans_the_addresses_of_one_slash_24(make_ingest, form, redis_url):
-    app = make_ingest(VOTE_LIMIT_PER_SUBNET="2/minute")
-    codes = [
-        app.test_client().post("/votes", data=form, headers=from_ip(f"203.0.113.{i}")).status_code
-        for i in (1, 2, 3)
-    ]
-    limited = app.test_client().post("/votes", data=form, headers=from_ip("203.0.113.4"))
+def test_past_the_per_subnet_limit_votes_are_challenged_across_its_addresses(
+    make_ingest, form, redis_url
+):
+    app = make_ingest(VOTE_LIMIT_PER_SUBNET="2/minute", VOTE_LIMIT_CEILING_FACTOR=2)  # ceiling 4
 
-    assert codes == [202, 202, 429]
+    def vote(address: str, extra: dict | None = None):
+        return app.test_client().post(
+            "/votes", data={**form, **(extra or {})}, headers=from_ip(address)
+        )
+
+    codes = [vote(f"203.0.113.{i}").status_code for i in (1, 2)]
+    challenged = vote("203.0.113.3")
+    counted = vote("203.0.113.3", {"altcha": solved(challenged)})
+    limited = vote("203.0.113.4")
+
+    assert codes == [202, 202] and challenged.status_code == 200 and counted.status_code == 202
     assert limited.status_code == 429
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert "wait a minute" in limited.get_data(as_text=True)
-    assert len(entries(redis_url)) == 2
+    assert len(entries(redis_url)) == 3
     with redis.Redis.from_url(redis_url) as r:
         keys = b" ".join(r.keys("*"))
     assert b"203.0.113" not in keys  # the counters are keyed by hashes, never raw addresses
+
+
+def test_a_returning_fan_past_the_ip_limit_is_challenged_and_still_held_to_quota_and_limit(
+    make_ingest, demo, redis_url
+):
+    """The cookie does not skip the IP's limit; a solution skips neither the voter's limit nor
+    the quota."""
+    app = make_ingest(VOTE_LIMIT_PER_IP="1/minute", VOTE_LIMIT_PER_VOTER="4/minute")
+    song, nominees = ids(demo, "song-of-the-year")  # three votes per fan
+    fan = app.test_client()
+
+    def vote(nominee: int, extra: dict | None = None):
+        data = {"category": song, "nominee": nominee, **(extra or {})}
+        return fan.post("/votes", data=data, headers=from_ip("198.51.100.20"))
+
+    first = vote(nominees[0])  # the IP's one vote this minute
+    one, two = vote(nominees[1]), vote(nominees[2])  # both challenged
+    second = vote(nominees[1], {"altcha": solved(one)})
+    # Four posts by this voter this minute, the challenged ones included: its limit is hard.
+    third = vote(nominees[2], {"altcha": solved(two)})
+
+    assert first.status_code == 202 and one.status_code == two.status_code == 200
+    assert second.status_code == 202
+    assert third.status_code == 429 and int(third.headers["Retry-After"]) > 0
+    votes = entries(redis_url)
+    assert len(votes) == 2 and votes[0][b"u"] == votes[1][b"u"]  # the cookie's voter
+    assert [v[b"f"] for v in votes] == [b"1", b"0"]  # a new voter, then a returning one
+
+
+def test_a_solved_challenge_is_still_held_to_the_quota(make_ingest, form, redis_url):
+    app = make_ingest(VOTE_LIMIT_PER_IP="1/minute")
+    fan = app.test_client()
+    assert fan.post("/votes", data=form, headers=HX).status_code == 202
+    payload = solved(fan.post("/votes", data=form, headers=HX))
+
+    again = fan.post("/votes", data={**form, "altcha": payload}, headers=HX)
+
+    assert again.status_code == 409 and "already used your vote" in again.get_data(as_text=True)
+    assert len(entries(redis_url)) == 1
 
 
 def test_a_refused_vote_charges_no_limit(make_ingest, form):

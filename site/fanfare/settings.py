@@ -64,8 +64,18 @@ DEFAULTS: dict[str, object] = {
     "MEDIA_ROOT": str(ROOT / "media"),
     "NODE_MODULES": str(ROOT / "node_modules"),
     # Votes
+    # Past its per-IP or per-subnet limit a vote is challenged (a proof of work, or without JS a
+    # time lock), not refused: a stadium shares a few NAT addresses. Only past the ceiling, the
+    # limit times VOTE_LIMIT_CEILING_FACTOR, is it refused (429), so one IP cannot flood Redis.
+    # Every post counts, the challenged one too, so a fan past the limit costs two. With 50: an IP
+    # may post 3,000 a minute, 1,500 challenged fans; 20,000 seats behind 4 NAT addresses in one
+    # /24 need 5,000 fans each, 3.3 minutes (the /24's ceiling, 30,000 posts, does not bind). A
+    # bot solving challenges pays about 0.1 s of a core per vote (cost 200, 5,000 attempts at
+    # most), and the IP's ceiling still bounds it; detection flags its bursts for review.
+    # The per-voter limit has no challenge: it is refused past it (429, Retry-After).
     "VOTE_LIMIT_PER_IP": "60/minute",
     "VOTE_LIMIT_PER_SUBNET": "600/minute",
+    "VOTE_LIMIT_CEILING_FACTOR": 50,
     "VOTE_LIMIT_PER_VOTER": "20/minute",
     # Shedding inside each ingest worker. Off by default: under a flood of sheds on one worker
     # the admitted votes' wake-ups still queue behind the shed connections on the event loop
@@ -92,6 +102,10 @@ DEFAULTS: dict[str, object] = {
     "OPS_CAPACITY_FILE": str(ROOT / "bench" / "results" / "latest.json"),
     "OPS_THRESHOLDS": {},  # figure -> threshold, overriding 70% of the measured capacity
     # Fraud (site/fanfare/fraud/): new-voter budget, challenge, detection
+    # Off: no new-voter budget and no challenge; past the per-IP or per-subnet limit a vote is
+    # refused at once, as before issue 14 (bench/fraud.py's "off" arm; an operator's way out if
+    # challenges ever misbehave). Detection still runs in the scheduler.
+    "FRAUD_GATE": True,
     "NEW_VOTER_BUDGET_PER_IP": 5,  # new voters an IP may mint per voting window unchallenged
     "NEW_VOTER_BUDGET_PER_SUBNET": 50,  # the same for its /24 or /64
     "CHALLENGE_COST": 200,  # PBKDF2 iterations per proof-of-work attempt

@@ -1,10 +1,12 @@
 """Which votes must first prove a person sent them: the Flask side of the fraud gate.
 
-A vote with a known voter cookie passes untouched. A cookieless vote carries a solved proof of
-work or a ripe time lock (checked here, accepted once by the enqueue script), or spends its IP's
-and subnet's new-voter budget inside the same script; past the budget the script answers
-"challenge" and the fan gets one: neither counted nor refused. GET /votes/challenge is where the
-no-JS time lock's meta refresh lands.
+A vote that carries a solved proof of work or a ripe time lock is checked here and accepted
+once by the enqueue script, whoever sends it. Otherwise a cookieless vote spends its IP's and
+subnet's new-voter budget inside the same script, and any vote, a returning fan's too, is
+charged to its IP's and subnet's rate limits there; past the budget or a limit's amount the
+script answers "challenge" and the fan gets one: neither counted nor refused (only past a
+limit's ceiling is a vote refused, 429). GET /votes/challenge is where the no-JS time lock's
+meta refresh lands.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ def challenge_for(category_id: int, nominee_id: int) -> dict:
 
 def admit(category_id: int, nominee_id: int, window: Window, at: datetime) -> Admission:
     """What the enqueue script must check for this vote (see the module docstring)."""
-    if not voters.is_new():
-        return Admission()
+    if not current_app.config["FRAUD_GATE"]:
+        return Admission()  # and the limits refuse at once (votes._configured_limits)
     rules = _rules()
     try:
         if payload := bodies.form().get("altcha"):
@@ -78,6 +80,8 @@ def admit(category_id: int, nominee_id: int, window: Window, at: datetime) -> Ad
             return Admission(gate=budget.solved(*used), solved=True)
     except Refused:
         raise Problem(403, "challenge_refused") from None
+    if not voters.is_new():
+        return Admission()
     config = current_app.config
     gate = budget.new_voter(
         window.id,

@@ -2,8 +2,9 @@
 
 The order: origin (security.py, before any of this), admission (admission.py: answer at once
 when this worker is past its budget), the form, the voter cookie, the cached ballot, then one
-Redis script (votes/enqueue.lua) for the rate limits, the window on Redis's clock, the new-voter
-budget (gate.py), the quota, the press key and the XADD. Every answer is a small fragment
+Redis script (votes/enqueue.lua) for the rate limits, the window on Redis's clock, the fraud
+gate (gate.py: past a per-IP or per-subnet limit, or the new-voter budget, a challenge), the
+quota, the press key and the XADD. Every answer is a small fragment
 (HX-Request) or page, `private, no-store`, and never a 202 unless the vote is in the stream.
 """
 
@@ -207,11 +208,7 @@ def init_app(app: Flask) -> None:
     """Register the vote routes, the limits, admission, the cached ballot and the vote queue."""
     ballot_cache.init_app(app)
     gate.init_app(app)
-    app.extensions[LIMITS] = [
-        limit
-        for scope in ("ip", "subnet", "voter")
-        for limit in parse_limits(scope, str(app.config[f"VOTE_LIMIT_PER_{scope.upper()}"]))
-    ]
+    app.extensions[LIMITS] = _configured_limits(app.config)
     app.extensions[ADMISSION] = admission.Admission(
         budget_seconds=float(app.config["VOTE_BUDGET_SECONDS"]),
         min_in_flight=int(app.config["VOTE_MIN_IN_FLIGHT"]),
@@ -226,6 +223,20 @@ def init_app(app: Flask) -> None:
     if app.config["VOTE_WORKER_SHEDDING"]:
         shedder = app.extensions[ADMISSION]
         app.wsgi_app = admission.ShedBeforeFlask(app.wsgi_app, shedder, _busy_answer(app))  # type: ignore[method-assign]
+
+
+def _configured_limits(config: dict) -> list[RateLimit]:
+    """The vote limits: per IP and per subnet challenged up to a ceiling (a shared NAT is never
+    refused below it), per voter refused at once; all refused at once without the fraud gate."""
+    factor = int(config["VOTE_LIMIT_CEILING_FACTOR"]) if config["FRAUD_GATE"] else 1
+    ceilings = {"ip": factor, "subnet": factor, "voter": 1}
+    return [
+        limit
+        for scope, ceiling_factor in ceilings.items()
+        for limit in parse_limits(
+            scope, str(config[f"VOTE_LIMIT_PER_{scope.upper()}"]), ceiling_factor=ceiling_factor
+        )
+    ]
 
 
 def _busy_answer(app: Flask) -> tuple[bytes, list[tuple[str, str]]]:

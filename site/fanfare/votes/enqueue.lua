@@ -8,17 +8,18 @@
 -- KEYS[3]          the new vote's receipt hash
 -- KEYS[4]          the press key: this press of the Vote button -> its vote id (resends)
 -- KEYS[5..4+n]     one fixed-window counter per rate limit, in the order of ARGV's limits
--- KEYS[5+n..]      the fraud gate's keys (votes/stream.py Newcomer), for a vote without a
---                  known voter cookie only: new-voter mode: the IP's and the subnet's new
---                  voters this window, then the IP's and the subnet's suspect flags;
---                  solved mode: the challenge's used marker
+-- KEYS[5+n..]      the fraud gate's keys (fraud/budget.py Gate): new-voter mode (a vote
+--                  without a known voter cookie): the IP's and the subnet's new voters this
+--                  window, then the IP's and the subnet's suspect flags; solved mode (a vote
+--                  with a solved challenge, any voter): the challenge's used marker; known
+--                  mode: none
 --
 -- ARGV[1]  max votes per voter in this window     ARGV[2]  quota list ttl (s)
 -- ARGV[3]  receipt and press key ttl (s)          ARGV[4]  the new vote id
 -- ARGV[5]  category id                            ARGV[6]  nominee id
 -- ARGV[7]  window opens (Unix ms)                 ARGV[8]  window closes (Unix ms)
 -- ARGV[9]  ingest's clock (Unix ms)               ARGV[10] largest skew allowed (ms)
--- ARGV[11] n, the number of rate limits; then n pairs (amount, window seconds)
+-- ARGV[11] n, the number of rate limits; then n triples (amount, ceiling, window seconds)
 -- then     the gate: its mode (known | new | solved), then for new: budget per IP, per subnet,
 --          the counters' ttl (s); for solved: the used marker's ttl (s)
 -- then     the stream entry's field/value pairs, without the cast time: the script adds it.
@@ -26,9 +27,10 @@
 -- Replies, first element the outcome:
 --   {'queued', 'vote-id nominee', Redis's clock (Unix ms)}  appended to the stream just now
 --   {'again', 'vote-id nominee'}   this press was queued before: the same receipt, no new entry
---   {'limited', retry after s, i}  the i-th rate limit (1-based, KEYS[4+i]) is used up
+--   {'limited', retry after s, i}  the i-th rate limit (1-based, KEYS[4+i]) is at its ceiling
 --   {'over_quota', receipt}        the voter's quota is used; their latest receipt
---   {'challenge'}                  a new voter past its IP's or subnet's budget: not queued
+--   {'challenge'}                  past a rate limit's amount, or a new voter past its IP's or
+--                                  subnet's budget, without a solved challenge: not queued
 --   {'replayed'}                   a challenge solution that was used before: not queued
 --   {'not_open' | 'closed'}        outside the window by Redis's clock
 --   {'skew', ingest minus Redis ms} ingest's clock is ahead by more than allowed: nothing done
@@ -57,39 +59,49 @@ if now >= tonumber(ARGV[8]) then
 end
 
 -- Rate limits, fixed windows that start at their first hit (the `limits` package's
--- fixed-window strategy). All are checked before any is charged, so a refusal costs nothing.
+-- fixed-window strategy). Each has an amount and a ceiling. Past its ceiling a vote is refused
+-- (429); between the two it must carry a solved challenge: per IP and per subnet the ceiling is
+-- a multiple of the amount, so a stadium behind one NAT is challenged, never refused; per voter
+-- the two are equal. All ceilings are checked before any is charged, so a refusal costs
+-- nothing; a challenged vote is charged, so the ceiling bounds what an IP can ask at all.
 local limits = tonumber(ARGV[11])
+local over_amount = false
 for i = 1, limits do
   local used = tonumber(redis.call('GET', KEYS[4 + i]) or '0')
-  if used >= tonumber(ARGV[10 + 2 * i]) then
+  local arg = 9 + 3 * i  -- ARGV[arg] amount, ARGV[arg + 1] ceiling, ARGV[arg + 2] seconds
+  if used >= tonumber(ARGV[arg + 1]) then
     local ttl = redis.call('TTL', KEYS[4 + i])
     return {'limited', math.max(ttl, 1), i}
   end
+  over_amount = over_amount or used >= tonumber(ARGV[arg])
 end
 for i = 1, limits do
   if redis.call('INCR', KEYS[4 + i]) == 1 then
-    redis.call('EXPIRE', KEYS[4 + i], ARGV[11 + 2 * i])
+    redis.call('EXPIRE', KEYS[4 + i], ARGV[11 + 3 * i])
   end
 end
 
--- The fraud gate (issue 14), for votes without a known voter only. A new voter past its IP's
--- or subnet's budget for the window, or from a network detection flagged, is challenged: the
--- budget is spent only by votes that are queued. A solved challenge is accepted once.
-local gate = 12 + 2 * limits
+-- The fraud gate (issue 14). A solved challenge is accepted once, whatever else holds. Without
+-- one, a vote past a rate limit's amount is challenged; so is a vote without a known voter past
+-- its IP's or subnet's new-voter budget for the window, or from a network detection flagged.
+-- The budget is spent only by votes that are queued.
+local gate = 12 + 3 * limits
 local mode = ARGV[gate]
 local g = 4 + limits
 local first_field = gate + 1
-if mode == 'new' then
+if mode == 'solved' then
+  first_field = gate + 2
+  if redis.call('EXISTS', KEYS[g + 1]) == 1 then
+    return {'replayed'}
+  end
+elseif over_amount then
+  return {'challenge'}
+elseif mode == 'new' then
   first_field = gate + 4
   if redis.call('EXISTS', KEYS[g + 3]) == 1 or redis.call('EXISTS', KEYS[g + 4]) == 1
       or tonumber(redis.call('GET', KEYS[g + 1]) or '0') >= tonumber(ARGV[gate + 1])
       or tonumber(redis.call('GET', KEYS[g + 2]) or '0') >= tonumber(ARGV[gate + 2]) then
     return {'challenge'}
-  end
-elseif mode == 'solved' then
-  first_field = gate + 2
-  if redis.call('EXISTS', KEYS[g + 1]) == 1 then
-    return {'replayed'}
   end
 end
 

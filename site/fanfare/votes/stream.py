@@ -1,9 +1,10 @@
 """The votes stream: names, entry encoding, and the one script that ingest runs per vote.
 
 Ingest calls `VoteQueue.enqueue`; enqueue.lua checks the rate limits, the window on Redis's
-clock, the quota and the press key, then XADDs, all in one atomic call. It runs through the
-process's Gatherer (gather.py), so concurrent votes share one pipeline per flush. Each caller
-still waits for its own reply, so a 202 is only ever sent for a vote that is in the stream.
+clock, the fraud gate, the quota and the press key, then XADDs, all in one atomic call. It runs
+through the process's Gatherer (gather.py), so concurrent votes share one pipeline per flush.
+Each caller still waits for its own reply, so a 202 is only ever sent for a vote that is in the
+stream.
 """
 
 from __future__ import annotations
@@ -133,16 +134,22 @@ def decode(fields: dict[bytes, bytes]) -> Vote:
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """One fixed-window limit on votes: `amount` per `seconds`, per subject of a scope."""
+    """One fixed-window limit on votes, per subject of a scope: `amount` per `seconds`, then
+    challenged up to `ceiling`, refused (429) past it. ceiling == amount: a hard limit."""
 
     scope: str  # "ip", "subnet" or "voter": what the subject id identifies
     amount: int
     seconds: int
+    ceiling: int
 
 
-def parse_limits(scope: str, text: str) -> tuple[RateLimit, ...]:
-    """A limits-package string ("60/minute", "5 per minute; 30 per hour") as RateLimits."""
-    return tuple(RateLimit(scope, item.amount, item.get_expiry()) for item in parse_many(text))
+def parse_limits(scope: str, text: str, *, ceiling_factor: int = 1) -> tuple[RateLimit, ...]:
+    """A limits-package string ("60/minute", "5 per minute; 30 per hour") as RateLimits whose
+    ceiling is ceiling_factor times their amount (1: hard limits)."""
+    return tuple(
+        RateLimit(scope, item.amount, item.get_expiry(), item.amount * max(ceiling_factor, 1))
+        for item in parse_many(text)
+    )
 
 
 def limit_key(limit: RateLimit, subject: str) -> str:
@@ -216,11 +223,12 @@ class VoteQueue:
     ) -> Outcome:
         """Run a vote through the limits, the quota and the window on Redis's clock; queue it.
 
-        `limits` pairs each RateLimit with its subject. A vote stamped more than max_skew_ms
-        ahead of Redis's clock is refused (kind "skew"); behind_ms() judges the other way.
-        Raises a redis error when Redis cannot take the vote (down, out of memory): the caller
-        answers 503, never 202. `gate` is the fraud gate's part for a vote without a known voter
-        (fraud/budget.py).
+        `limits` pairs each RateLimit with its subject; past a limit's amount the vote needs a
+        solved challenge (`gate`), past its ceiling it is refused. A vote stamped more than
+        max_skew_ms ahead of Redis's clock is refused (kind "skew"); behind_ms() judges the
+        other way. Raises a redis error when Redis cannot take the vote (down, out of memory):
+        the caller answers 503, never 202. `gate` is the fraud gate's part of the vote
+        (fraud/budget.py): known, new voter, or a solved challenge.
         """
         vote_id = str(vote.vote_id)
         keys = [
@@ -244,7 +252,7 @@ class VoteQueue:
             _ms(vote.cast_at),
             self.max_skew_ms,
             len(limits),
-            *(x for limit, _ in limits for x in (limit.amount, limit.seconds)),
+            *(x for limit, _ in limits for x in (limit.amount, limit.ceiling, limit.seconds)),
             gate.mode,
             *gate.args,
             *(x for name, value in vote.fields().items() if name != "t" for x in (name, value)),
