@@ -32,7 +32,8 @@ def sign_in_message(
         "It works once, for %(num)s minutes. If you did not ask for it, ignore this mail.",
         minutes,
     ) % {"num": minutes}
-    message.set_content(f"{_('Sign in to fanfare with this link:')}\n\n{link}\n\n{works}\n")
+    intro = _("Sign in to fanfare with this link:")
+    message.set_content(f"{intro}\n\n{link}\n\n{works}\n")
     return message
 
 
