@@ -80,6 +80,8 @@ def test_the_prediction_game_speaks_each_language(app, client, smtp, demo, langu
     refused = client.post(lang_path("/account/sign-in", language), data={"email": "nope"})
     assert refused.status_code == 400
     assert words(code, "Enter an email address.") in refused.get_data(as_text=True)
+    # Its switcher leads to the account in each language, not to a URL that only takes a POST.
+    assert f'href="{lang_path("/account/sign-in", language)}"' not in refused.get_data(as_text=True)
 
     # The mail and its link come in the language of the page that asked for them.
     email = f"fan-{code}@example.org"

@@ -115,6 +115,8 @@ def unprefixed_path() -> str:
 def alternates() -> list[tuple[Language, str]]:
     """This page in every language, for the switcher and the hreflang links."""
     path = unprefixed_path()
+    if request.method not in ("GET", "HEAD") and _in_account(path):
+        path = ACCOUNT  # the answer to a form: its other languages are the account, not the POST
     return [(other, lang_path(path, other)) for other in LANGUAGES]
 
 
