@@ -132,6 +132,11 @@ class CategoryPage(FanPage):
         self.vote_form.get_by_label(name, exact=True).check()
         self.vote_form.get_by_role("button", name=re.compile(r"^Vote")).click()
 
+    def vote_in_any_language(self, name: str) -> None:
+        """Choose a nominee and press the form's one submit button, whatever its words."""
+        self.vote_form.get_by_label(name, exact=True).check()
+        self.vote_form.locator("button[type=submit]").click()
+
     @property
     def vote_outcome(self) -> Locator:
         """Where htmx shows the answer to a vote: busy and retrying, the receipt, a refusal."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from e2e.pages import FanPage
+from e2e.pages import CategoryPage, FanPage
 
 pytestmark = pytest.mark.fan
 
@@ -56,3 +56,58 @@ def test_fan_page_has_no_serious_or_critical_accessibility_violations(
             f" at {violation['nodes']}",
         )
     assert [v for v in violations if v["impact"] in BLOCKING] == []
+
+
+# Arabic (right to left) and Korean: every rule axe has, not only the blocking ones, must pass.
+LANGUAGES = ("ar", "ko")
+
+
+def record(fan_report, path: str, violations: list[dict]) -> None:
+    """One report line per page, then one per violation."""
+    by_impact: dict[str, int] = {}
+    for violation in violations:
+        by_impact[violation["impact"]] = by_impact.get(violation["impact"], 0) + 1
+    counts = ", ".join(f"{by_impact.get(i, 0)} {i}" for i in IMPACTS)
+    fan_report.add("accessibility (axe-core violations)", f"{path:<42} {counts}")
+    for violation in violations:
+        fan_report.add(
+            "accessibility (axe-core violations)",
+            f"    {violation['impact']}: {violation['id']} ({violation['help']})"
+            f" at {violation['nodes']}",
+        )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_arabic_and_korean_fan_pages_have_no_accessibility_violations(
+    page: Page, base_url: str, axe_source: str, fan_report, lang: str
+):
+    fan_page = FanPage(page, base_url)
+    found = {}
+    # The prediction game's pages too; a fan's own pages keep the language after /account.
+    paths = [f"/{lang}{path}" for path in [*PAGES.values(), "/predictions", "/leaderboard"]]
+    for localised in [*paths, f"/account/{lang}"]:
+        response = fan_page.visit(localised)
+        assert response is not None and response.status == 200, localised
+        found[localised] = axe_violations(page, axe_source)
+        record(fan_report, localised, found[localised])
+    assert {path: v for path, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_arabic_and_korean_receipts_have_no_accessibility_violations(
+    page: Page, base_url: str, axe_source: str, fan_report, own_category, lang: str
+):
+    category = CategoryPage(page, base_url)
+    category.visit(f"/{lang}/awards/{own_category.slug}")
+    category.wait_until_enhanced()
+    category.vote_in_any_language(own_category.nominees[0])
+    receipt_link = category.vote_outcome.locator(f'a[href^="/{lang}/votes/"]')
+    receipt_link.wait_for()
+    receipt_link.click()
+    page.wait_for_url(f"**/{lang}/votes/*")
+    assert page.locator("html").get_attribute("lang") == lang
+
+    violations = axe_violations(page, axe_source)
+
+    record(fan_report, f"/{lang}/votes/<receipt>", violations)
+    assert violations == []

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, Response
 
 from e2e.pages import CategoryPage, HomePage
+from fanfare.http.i18n import LANGUAGES, lang_path
 
 pytestmark = pytest.mark.fan
 
@@ -110,3 +111,38 @@ def test_the_only_javascript_a_fan_downloads_is_htmx_and_the_vote_extension(
     others = {url for url in urls if not any(known.search(url) for known in ours)}
     assert others == set() and any(HTMX.search(url) for url in urls), sorted(urls)
     fan_report.add("page weight (HTML as transferred, budget 14.0 KB)", htmx_line)
+
+
+def test_every_language_keeps_each_fan_page_at_most_14_kb(fan_context, base_url: str, fan_report):
+    """Each kind of page in the ten other languages (longer words, other scripts), plus the
+    prediction game's; one line per language in the report: its heaviest page. Kept cheap:
+    every category page (the heaviest kind), but one nominee and one results page and island."""
+    english = fan_paths(fan_context().new_page(), base_url)
+    categories = [path for path in english if path.startswith("/awards/")]
+    nominee = next(path for path in english if path.startswith("/nominees/"))
+    slug = categories[0].removeprefix("/awards/")
+    paths = ["/", "/history", *categories, nominee, f"/awards/{slug}/results"]
+    paths += [f"/fragments/awards/{slug}/results", "/predictions", "/leaderboard", "/account"]
+    page = fan_context().new_page()
+    over: dict[str, int] = {}
+
+    for language in LANGUAGES[1:]:
+        sizes = {}
+        for path in paths:
+            localised = lang_path(path, language)
+            response = page.goto(base_url + localised)
+            assert response is not None and response.status == 200, localised
+            assert response.headers.get("content-encoding") in ("gzip", "br", "zstd"), localised
+            if not path.startswith("/fragments/"):  # a fragment has no <html> of its own
+                assert f'<html lang="{language.tag}"' in response.text(), localised
+            sizes[localised] = transferred(response)
+        heaviest = max(sizes, key=sizes.__getitem__)
+        fan_report.add(
+            "page weight (HTML as transferred, budget 14.0 KB)",
+            f"{language.code + ': heaviest of ' + str(len(paths)) + ' pages':<42}"
+            f" {sizes[heaviest] / 1024:5.1f} KB  ({heaviest})",
+        )
+        assert all(size > 0 for size in sizes.values()), sizes
+        over.update({path: size for path, size in sizes.items() if size > BUDGET})
+
+    assert over == {}

@@ -12,7 +12,8 @@ from aiosmtpd.controller import Controller
 
 from harness.process import free_port
 
-LINK = re.compile(r"https?://\S+/account/link/[A-Za-z0-9_.\-]+")
+# /account/link/<token>, or in another language /account/ko/link/<token>.
+LINK = re.compile(r"https?://\S+/account/(?:[a-z]{2}(?:-[a-z]{2})?/)?link/[A-Za-z0-9_.\-]+")
 
 
 class _Keep:

@@ -62,7 +62,7 @@ def test_the_overlay_is_big_bare_transparent_and_under_4_kb_compressed(fan):
     print(f"\noverlay: {len(html)} bytes HTML, {size} bytes gzipped")
 
     assert size <= 4096
-    assert '<html lang="en" class="overlay">' in html and "/static/css/overlay." in html
+    assert '<html lang="en" dir="ltr" class="overlay">' in html and "/static/css/overlay." in html
     assert "<nav" not in html and "<header" not in html and "<footer" not in html
     assert 'data-status="final"' in html and "data-votes" in html
     assert "hx-trigger" not in html  # final: nothing left to poll

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+from fanfare.infra.catalogs import translations
+
 TIMEOUT_SECONDS = 10
 
 
@@ -15,16 +17,23 @@ class MailError(RuntimeError):
     """The mail server could not take the message."""
 
 
-def sign_in_message(sender: str, to: str, link: str, minutes: int) -> EmailMessage:
-    """The plain-text mail that carries a sign-in link."""
+def sign_in_message(
+    sender: str, to: str, link: str, minutes: int, lang: str = "en"
+) -> EmailMessage:
+    """The plain-text mail that carries a sign-in link, in the language of the page it came from."""
+    catalog = translations(lang)
+    _, ngettext = catalog.gettext, catalog.ngettext
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = "Your fanfare sign-in link"
-    message.set_content(
-        f"Sign in to fanfare with this link:\n\n{link}\n\n"
-        f"It works once, for {minutes} minutes. If you did not ask for it, ignore this mail.\n"
-    )
+    message["Subject"] = _("Your fanfare sign-in link")
+    works = ngettext(
+        "It works once, for %(num)s minute. If you did not ask for it, ignore this mail.",
+        "It works once, for %(num)s minutes. If you did not ask for it, ignore this mail.",
+        minutes,
+    ) % {"num": minutes}
+    intro = _("Sign in to fanfare with this link:")
+    message.set_content(f"{intro}\n\n{link}\n\n{works}\n")
     return message
 
 

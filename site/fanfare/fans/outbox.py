@@ -25,9 +25,9 @@ SENDING = "fanfare:mail:sending"
 BUDGET_SECONDS = 0.2
 
 
-def enqueue(r: redis.Redis, to: str, link: str, minutes: int) -> None:
-    """Queue one sign-in mail (one round trip)."""
-    r.lpush(OUTBOX, json.dumps({"to": to, "link": link, "minutes": minutes}))
+def enqueue(r: redis.Redis, to: str, link: str, minutes: int, lang: str = "en") -> None:
+    """Queue one sign-in mail (one round trip), to be written in the language `lang`."""
+    r.lpush(OUTBOX, json.dumps({"to": to, "link": link, "minutes": minutes, "lang": lang}))
 
 
 def send_pending(r: redis.Redis, smtp_url: str, sender: str, *, budget: float = 1.0) -> int:
@@ -42,7 +42,9 @@ def send_pending(r: redis.Redis, smtp_url: str, sender: str, *, budget: float = 
         with mail.connection(smtp_url) as client:
             while raw is not None:
                 data = json.loads(raw)
-                message = mail.sign_in_message(sender, data["to"], data["link"], data["minutes"])
+                message = mail.sign_in_message(
+                    sender, data["to"], data["link"], data["minutes"], data.get("lang", "en")
+                )
                 client.send_message(message)
                 r.lrem(SENDING, 1, raw)
                 sent += 1

@@ -20,9 +20,9 @@ from flask_babel import Babel, get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from fanfare import settings
 from fanfare.edge import keys
 from fanfare.http import bodies
+from fanfare.infra.catalogs import TRANSLATIONS
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,9 @@ LANGUAGES = (
 DEFAULT = LANGUAGES[0]
 BY_PREFIX = {language.prefix: language for language in LANGUAGES if language.prefix}
 BY_CODE = {language.code: language for language in LANGUAGES}
-TRANSLATIONS = settings.ROOT / "site" / "fanfare" / "translations"
+# The fan cookie is scoped to /account, so a fan's own pages keep their language inside it:
+# /account/ko/…, not /ko/account/… (which the browser would send no cookie to).
+ACCOUNT = "/account"
 
 
 class LanguagePrefix(BaseConverter):
@@ -88,24 +90,41 @@ def _from_url(endpoint: str | None, values: dict | None) -> None:
         g.language = BY_PREFIX[values.pop("lang")]
 
 
+def _in_account(path: str) -> bool:
+    return path == ACCOUNT or path.startswith((f"{ACCOUNT}/", f"{ACCOUNT}?"))
+
+
 def lang_path(path: str, lang: Language | None = None) -> str:
-    """A site path in a language: "/awards/x" → "/es/awards/x", "/" → "/es/"; English: as is."""
+    """A site path in a language: "/awards/x" → "/es/awards/x", "/" → "/es/"; English: as is.
+
+    A fan's own pages take the prefix after /account: "/account/rank" → "/account/es/rank".
+    """
     prefix = (lang or language()).prefix
-    return f"/{prefix}{path}" if prefix else path
+    if not prefix:
+        return path
+    if _in_account(path):
+        return f"{ACCOUNT}/{prefix}{path[len(ACCOUNT) :]}"
+    return f"/{prefix}{path}"
 
 
 def unprefixed_path() -> str:
     """This request's path without its language prefix: what the switcher links to."""
     prefix = language().prefix
     path = request.path
-    if prefix and (path == f"/{prefix}" or path.startswith(f"/{prefix}/")):
-        path = path[len(prefix) + 1 :] or "/"
+    if not prefix:
+        return path
+    for base in (f"{ACCOUNT}/{prefix}", f"/{prefix}"):
+        if path == base or path.startswith(f"{base}/"):
+            rest = path[len(base) :]
+            return (ACCOUNT + rest) if base.startswith(ACCOUNT) else (rest or "/")
     return path
 
 
 def alternates() -> list[tuple[Language, str]]:
     """This page in every language, for the switcher and the hreflang links."""
     path = unprefixed_path()
+    if request.method not in ("GET", "HEAD") and _in_account(path):
+        path = ACCOUNT  # the answer to a form: its other languages are the account, not the POST
     return [(other, lang_path(path, other)) for other in LANGUAGES]
 
 

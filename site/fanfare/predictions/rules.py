@@ -25,20 +25,12 @@ class RoundState(enum.StrEnum):
 
 
 class Refusal(enum.StrEnum):
-    """Why a prediction is refused; each has a message for the fan."""
+    """Why a prediction is refused; web/fans/play.py words each for the fan."""
 
     UNKNOWN_ROUND = "unknown_round"
     LOCKED = "locked"
     SUSPENDED = "suspended"
     BAD_CHOICE = "bad_choice"
-
-
-MESSAGES = {
-    Refusal.UNKNOWN_ROUND: "That prediction round does not exist.",
-    Refusal.LOCKED: "Predictions for this round are locked.",
-    Refusal.SUSPENDED: "Predictions are suspended for a moment. Try again shortly.",
-    Refusal.BAD_CHOICE: "Choose one of the options (for a top 3, three different ones).",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,3 +37,5 @@ def board(slug: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register the overlay and embed routes."""
     app.register_blueprint(bp)
+    # A broadcast or partner site in another language: /es/overlay/awards/<slug>, ...
+    app.register_blueprint(bp, url_prefix="/<lang:lang>", name=f"{bp.name}_in_language")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import g, make_response, redirect, render_template, request
 from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
 
 from fanfare.content import audit
 from fanfare.infra import db
 from fanfare.web.admin import accounts, sessions, throttle
 from fanfare.web.admin.base import bp
 
-FAILED = "That email and password do not match an account."
+FAILED = _l("That email and password do not match an account.")
 
 
 def _safe_next(target: str | None) -> str:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, g, redirect, request
 from flask.wrappers import Response
+from flask_babel import gettext as _
 
 from fanfare.http.cache_policy import PRIVATE
 from fanfare.infra import db
@@ -39,7 +40,7 @@ def admin_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if g.editor["role"] != "admin":
-            abort(403, description="Only admins can manage editor accounts.")
+            abort(403, description=_("Only admins can manage editor accounts."))
         return view(*args, **kwargs)
 
     return wrapper

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, current_app, g, make_response, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fanfare.content import after_publish, audit, catalog, drafts, media, publishing, translations
@@ -17,15 +19,15 @@ PLURAL = {"events": "event", "categories": "category", "nominees": "nominee"}
 CHILD = {"event": ("category", "categories"), "category": ("nominee", "nominees")}
 PARENT_PLURAL = {"category": "events", "nominee": "categories"}
 NOTICES = {
-    "created": "Created. Fans will not see it until you publish it.",
-    "saved": "Draft saved. Fans still see the published version; preview it, then publish.",
-    "published": "Published. Fans see it now.",
-    "scheduled": "Scheduled.",
-    "unpublished": "Unpublished. Fans no longer see it.",
-    "discarded": "Draft discarded.",
-    "photo": "Photo uploaded into the draft. Publish to show it to fans.",
-    "revealed": "Revealed. Fans see the results as soon as they are final.",
-    "reveal-scheduled": "Reveal scheduled.",
+    "created": _l("Created. Fans will not see it until you publish it."),
+    "saved": _l("Draft saved. Fans still see the published version; preview it, then publish."),
+    "published": _l("Published. Fans see it now."),
+    "scheduled": _l("Scheduled."),
+    "unpublished": _l("Unpublished. Fans no longer see it."),
+    "discarded": _l("Draft discarded."),
+    "photo": _l("Photo uploaded into the draft. Publish to show it to fans."),
+    "revealed": _l("Revealed. Fans see the results as soon as they are final."),
+    "reveal-scheduled": _l("Reveal scheduled."),
 }
 
 
@@ -168,7 +170,7 @@ def publish(plural: str, target_id: int):
     try:
         at = forms.parse_time(request.form.get("publish_at", ""))
     except ValueError:
-        errors = {"publish_at": "Enter a date and time."}
+        errors = {"publish_at": _("Enter a date and time.")}
         return _edit_page(kind, target_id, errors=errors, status=400)
     if at is not None and at <= catalog.now():
         at = None  # a time in the past means now

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 RESULTS_MODES = {
-    "live": "Live, while voting",
-    "after_close": "After voting closes",
-    "on_cue": "On cue: when an editor reveals them",
+    "live": _l("Live, while voting"),
+    "after_close": _l("After voting closes"),
+    "on_cue": _l("On cue: when an editor reveals them"),
 }
 
 
@@ -40,16 +42,16 @@ def time_value(moment: datetime | None) -> str:
 def _text(form: MultiDict, name: str, errors: dict, *, required: bool = False, limit=200) -> str:
     value = (form.get(name) or "").strip()
     if required and not value:
-        errors[name] = "This is required."
+        errors[name] = _("This is required.")
     elif len(value) > limit:
-        errors[name] = f"Keep it under {limit} characters."
+        errors[name] = _("Keep it under %(num)s characters.", num=limit)
     return value
 
 
 def _slug(form: MultiDict, errors: dict) -> str:
     value = (form.get("slug") or "").strip().lower()
     if not SLUG.match(value):
-        errors["slug"] = "Use lower-case letters, digits and single hyphens, like nova-reyes."
+        errors["slug"] = _("Use lower-case letters, digits and single hyphens, like nova-reyes.")
     return value
 
 
@@ -60,10 +62,10 @@ def _int(form: MultiDict, name: str, errors: dict, low: int, high: int, default:
     try:
         value = int(raw)
     except ValueError:
-        errors[name] = "Enter a whole number."
+        errors[name] = _("Enter a whole number.")
         return default
     if not low <= value <= high:
-        errors[name] = f"Enter a number from {low} to {high}."
+        errors[name] = _("Enter a number from %(low)s to %(high)s.", low=low, high=high)
     return value
 
 
@@ -71,7 +73,7 @@ def _time(form: MultiDict, name: str, errors: dict) -> datetime | None:
     try:
         return parse_time(form.get(name, ""))
     except ValueError:
-        errors[name] = "Enter a date and time."
+        errors[name] = _("Enter a date and time.")
         return None
 
 
@@ -103,7 +105,7 @@ def category(form: MultiDict) -> dict:
         "show_turnout": form.get("show_turnout") == "1",
     }
     if data["results_mode"] not in RESULTS_MODES:
-        errors["results_mode"] = "Choose when results are shown."
+        errors["results_mode"] = _("Choose when results are shown.")
     windows = []
     for index in form.getlist("window"):
         if form.get(f"window-{index}-remove"):
@@ -113,7 +115,7 @@ def category(form: MultiDict) -> dict:
         if opens is None and closes is None:
             continue
         if opens is None or closes is None or closes <= opens:
-            errors[f"window-{index}"] = "A voting window needs an opening before its closing."
+            errors[f"window-{index}"] = _("A voting window needs an opening before its closing.")
             continue
         window_id = form.get(f"window-{index}-id")
         windows.append(

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app, g, make_response, redirect, render_template, request
 from flask.wrappers import Response
+from flask_babel import gettext as _
 
 from fanfare.content import after_publish, catalog
 from fanfare.edge import keys
@@ -53,7 +54,7 @@ def create_round() -> Response:
     event = catalog.current_event()
     form = request.form
     if event is None:
-        return _page(400, error="Publish an event first.")
+        return _page(400, error=_("Publish an event first."))
     category_id = int(form["category_id"]) if form.get("category_id") else None
     nominees = {n["name"]: n["id"] for n in catalog.nominees(category_id)} if category_id else {}
     labels = [line.strip() for line in form.get("options", "").splitlines() if line.strip()]
@@ -103,7 +104,7 @@ def enter_result(round_id: int) -> Response:
                 now=datetime.now(UTC),
             )  # fmt: skip
     except (rounds.RoundError, ValueError, InvalidOperation) as exc:
-        return _page(400, error=str(exc) or "That result does not fit the round.")
+        return _page(400, error=str(exc) or _("That result does not fit the round."))
     return redirect("/admin/predictions", 303)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, redirect, request
+from flask_babel import gettext as _
 
 from fanfare.content import catalog, reveal
 from fanfare.infra import db
@@ -19,7 +20,7 @@ def reveal_results(category_id: int):
     try:
         at = forms.parse_time(request.form.get("reveal_at", ""))
     except ValueError:
-        errors = {"reveal": "Enter a date and time."}
+        errors = {"reveal": _("Enter a date and time.")}
         return _edit_page("category", category_id, errors=errors, status=400)
     now = catalog.now()
     at = at if at is not None and at > now else now  # a time in the past means now

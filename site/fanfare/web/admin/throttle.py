@@ -14,6 +14,7 @@ network that has not failed is never refused, and successful sign-ins never coun
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 
@@ -53,16 +54,19 @@ def check(account: str) -> None:
         if all(strategy.test(item, *identifiers) for item in items):
             continue
         if name == "pair":
-            message = "Too many sign-in attempts for this account from here."
+            message = _(
+                "Too many sign-in attempts for this account from here."
+                " Please wait a minute and try again."
+            )
         elif name == "ip":
-            message = "Too many sign-in attempts from here."
+            message = _("Too many sign-in attempts from here. Please wait a minute and try again.")
         elif not _failed_here_before(account):
             continue  # the account is under attack, but not from here: let its editor in
         else:
-            message = "Too many sign-in attempts for this account."
-        raise TooManyRequests(
-            description=f"{message} Please wait a minute and try again.", retry_after=WAIT_SECONDS
-        )
+            message = _(
+                "Too many sign-in attempts for this account. Please wait a minute and try again."
+            )
+        raise TooManyRequests(description=message, retry_after=WAIT_SECONDS)
 
 
 def failed(account: str) -> None:

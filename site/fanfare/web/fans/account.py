@@ -18,11 +18,15 @@ from flask import (
     request,
 )
 from flask.wrappers import Response
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from fanfare.content import after_publish, catalog
 from fanfare.edge import keys
 from fanfare.edge.purge import EXTENSION as PURGER
 from fanfare.fans import accounts, magic_links, outbox, sessions
+from fanfare.http import i18n
 from fanfare.http.ratelimit import client_ip, limiter
 from fanfare.infra import db, redis_client
 from fanfare.predictions import leaderboard, queue
@@ -30,10 +34,11 @@ from fanfare.web.fans import session
 from fanfare.web.fans.tiers import tier_of
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-SENT = (
-    "If that address can receive mail, a sign-in link is on its way. It works once, for 15 minutes."
+DEAD_LINK = _l("This sign-in link has expired or was already used. Ask for a new one below.")
+TOO_MANY_FROM_HERE = _l("Too many sign-in requests from here. Please wait a minute and try again.")
+TOO_MANY_FOR_ADDRESS = _l(
+    "Too many sign-in links for this address. Please check your inbox or wait."
 )
-DEAD_LINK = "This sign-in link has expired or was already used. Ask for a new one below."
 
 
 def _email_key() -> str:
@@ -82,23 +87,33 @@ def home() -> Response:
 @limiter.limit(
     lambda: current_app.config["SIGN_IN_LIMIT_PER_IP"],
     key_func=_ip_key,
-    error_message="Too many sign-in requests from here. Please wait a minute and try again.",
+    error_message=lambda: str(TOO_MANY_FROM_HERE),
 )
 @limiter.limit(
     lambda: current_app.config["SIGN_IN_LIMIT_PER_EMAIL"],
     key_func=_email_key,
-    error_message="Too many sign-in links for this address. Please check your inbox or wait.",
+    error_message=lambda: str(TOO_MANY_FOR_ADDRESS),
 )
 def sign_in() -> Response:
     """Mail a single-use link; the answer is the same whether or not an account exists."""
     email = accounts.normalise_email(request.form.get("email", ""))
     if email is None:
-        return _account_page(400, error="Enter an email address.", email=request.form.get("email"))
+        error = _("Enter an email address.")
+        return _account_page(400, error=error, email=request.form.get("email"))
     token = magic_links.issue(redis_client.client(), _secret(), email, lifetime=_lifetime())
     base = str(current_app.config["SITE_URL"] or request.host_url).rstrip("/")
     # Queued, not sent here: the scheduler's mail job sends it within a tick or so.
-    outbox.enqueue(redis_client.client(), email, f"{base}/account/link/{token}", _lifetime() // 60)
-    return _account_page(200, sent=SENT)
+    minutes = _lifetime() // 60
+    link = base + i18n.lang_path(f"/account/link/{token}")
+    outbox.enqueue(redis_client.client(), email, link, minutes, i18n.language().code)
+    sent = ngettext(
+        "If that address can receive mail, a sign-in link is on its way."
+        " It works once, for %(num)s minute.",
+        "If that address can receive mail, a sign-in link is on its way."
+        " It works once, for %(num)s minutes.",
+        minutes,
+    )
+    return _account_page(200, sent=sent)
 
 
 @bp.get("/link/<token>")
@@ -119,7 +134,7 @@ def use_link(token: str) -> Response:
     with db.connection() as conn:
         fan = accounts.sign_in(conn, accounts.email_hash(_secret(), email))
     sessions.end(r, session.token())  # rotation: never upgrade a session the browser had
-    response = redirect("/account", 303)
+    response = redirect(i18n.lang_path("/account"), 303)
     lifetime = int(current_app.config["FAN_SESSION_SECONDS"])
     session.set_cookie(response, sessions.start(r, fan["id"], lifetime=lifetime))
     return response
@@ -127,7 +142,7 @@ def use_link(token: str) -> Response:
 
 def _require_fan() -> int:
     if g.fan_id is None:
-        abort(401, description="Please sign in first.")
+        abort(401, description=_("Please sign in first."))
     return g.fan_id
 
 
@@ -143,19 +158,19 @@ def nickname() -> Response:
     fan_id = _require_fan()
     cleaned = accounts.clean_nickname(request.form.get("nickname", ""))
     if cleaned is None:
-        return _account_page(400, error="A nickname is 2 to 24 characters.")
+        return _account_page(400, error=_("A nickname is 2 to 24 characters."))
     with db.connection() as conn:
         accounts.rename(conn, fan_id, cleaned)
         fan = accounts.get(conn, fan_id)
     _announce(keys.fan_changed(fan["public_id"]))
-    return redirect("/account", 303)
+    return redirect(i18n.lang_path("/account"), 303)
 
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
     """End the session on the server and in the browser."""
     sessions.end(redis_client.client(), session.token())
-    response = redirect("/account", 303)
+    response = redirect(i18n.lang_path("/account"), 303)
     session.clear_cookie(response)
     return response
 
@@ -165,7 +180,7 @@ def delete() -> Response:
     """Erase the account: predictions anonymised, every session ended."""
     fan_id = _require_fan()
     if request.form.get("confirm") != "yes":
-        return _account_page(400, error="Tick the box to confirm you want your account deleted.")
+        return _account_page(400, error=_("Tick the box to confirm you want your account deleted."))
     with db.connection() as conn:
         fan = accounts.get(conn, fan_id)
         accounts.erase(conn, fan_id)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, render_template
 from flask.wrappers import Response
+from flask_babel import gettext as _
 
 from fanfare.content import catalog
 from fanfare.edge import keys
+from fanfare.http import i18n
 from fanfare.http.cache_policy import FAN_PAGE, cacheable
 from fanfare.infra import db
 from fanfare.predictions import card, leaderboard
@@ -20,13 +22,13 @@ def _board(scope: int, title: str) -> Response:
     with db.connection() as conn:
         rows = leaderboard.top(conn, scope, TOP_PLACES)
     body = render_template("fans/leaderboard.html", rows=rows, title=title, tier_of=tier_of)
-    return cacheable(make_response(body), FAN_PAGE, keys.leaderboard_page())
+    return cacheable(make_response(body), FAN_PAGE, i18n.page_keys(keys.leaderboard_page()))
 
 
 @bp.get("/leaderboard")
 def overall() -> Response:
     """The top fans over every event."""
-    return _board(leaderboard.OVERALL, "Leaderboard")
+    return _board(leaderboard.OVERALL, _("Leaderboard"))
 
 
 @bp.get("/leaderboard/<slug>")
@@ -35,7 +37,7 @@ def for_event(slug: str) -> Response:
     event = catalog.current_event()
     if event is None or event["slug"] != slug:
         abort(404)
-    return _board(event["id"], f"Leaderboard · {event['name']}")
+    return _board(event["id"], _("Leaderboard · %(event)s", event=event["name"]))
 
 
 def _card(public_id: str) -> dict:
@@ -52,7 +54,7 @@ def share_card(public_id: str) -> Response:
     """A fan's rank to share: a cacheable page with an Open Graph image."""
     found = _card(public_id)
     body = render_template("fans/card.html", card=found)
-    return cacheable(make_response(body), FAN_PAGE, keys.fan_card_page(public_id))
+    return cacheable(make_response(body), FAN_PAGE, i18n.page_keys(keys.fan_card_page(public_id)))
 
 
 @bp.get("/fans/<public_id>/card.png")

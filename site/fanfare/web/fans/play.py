@@ -19,24 +19,36 @@ from flask import (
     request,
 )
 from flask.wrappers import Response
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from fanfare.content import catalog
 from fanfare.edge import keys
 from fanfare.fans import sessions
+from fanfare.http import i18n
 from fanfare.http.cache_policy import FAN_PAGE, cacheable
 from fanfare.infra import db, redis_client
 from fanfare.predictions import queue, rounds
-from fanfare.predictions.rules import MESSAGES, Refusal, judge, next_change, parse_choice, state
+from fanfare.predictions.rules import Refusal, judge, next_change, parse_choice, state
 from fanfare.votes.ballot import seconds_until
 from fanfare.web.fans import session
 
 bp = Blueprint("play", __name__)
+# The prediction POST reads the fan cookie, so it lives under /account (fans/__init__.py).
+private = Blueprint("predict", __name__, url_prefix="/account")
 QUEUE = "fanfare.predictions.queue"
 STATUS = {
     Refusal.UNKNOWN_ROUND: 404,
     Refusal.LOCKED: 409,
     Refusal.SUSPENDED: 409,
     Refusal.BAD_CHOICE: 422,
+}
+# What the fan reads for each refusal, in the page's language.
+MESSAGES = {
+    Refusal.UNKNOWN_ROUND: _l("That prediction round does not exist."),
+    Refusal.LOCKED: _l("Predictions for this round are locked."),
+    Refusal.SUSPENDED: _l("Predictions are suspended for a moment. Try again shortly."),
+    Refusal.BAD_CHOICE: _l("Choose one of the options (for a top 3, three different ones)."),
 }
 
 
@@ -55,7 +67,8 @@ def predictions() -> Response:
     moments = [m for r in judged.values() if (m := next_change(r, now))]
     response = make_response(render_template("fans/predictions.html", event=event, rounds=listed))
     expires_in = seconds_until(min(moments), now) if moments else None
-    return cacheable(response, FAN_PAGE, keys.predictions_page(event["id"]), expires_in=expires_in)
+    tags = i18n.page_keys(keys.predictions_page(event["id"]))
+    return cacheable(response, FAN_PAGE, tags, expires_in=expires_in)
 
 
 def _answer(status: int, message: str, round_id: int) -> Response:
@@ -64,7 +77,7 @@ def _answer(status: int, message: str, round_id: int) -> Response:
         body = render_template("fans/_prediction_result.html", ok=status < 300, message=message)
         return make_response(body, status)
     if status < 300:
-        return redirect(f"/account?saved={round_id}#round-{round_id}", 303)
+        return redirect(i18n.lang_path(f"/account?saved={round_id}#round-{round_id}"), 303)
     body = render_template("fans/prediction_problem.html", message=message)
     return make_response(body, status)
 
@@ -77,17 +90,17 @@ def _queue() -> queue.PredictionQueue:
     return app.extensions[QUEUE]
 
 
-@bp.post("/account/predictions/<int:round_id>")
+@private.post("/predictions/<int:round_id>")
 def predict(round_id: int) -> Response:
     """Accept or refuse one prediction, exactly by the lock: no PostgreSQL write here."""
     now = datetime.now(UTC)  # taken first: the moment the request is judged at
     token = session.token()
     if not token:
-        return _answer(401, "Please sign in to predict.", round_id)
+        return _answer(401, _("Please sign in to predict."), round_id)
     predictions_queue = _queue()
     raw_fan, raw_round = predictions_queue.lookup(sessions.key(token), round_id)
     if raw_fan is None:
-        return _answer(401, "Please sign in to predict.", round_id)
+        return _answer(401, _("Please sign in to predict."), round_id)
     round_ = queue.cached_round(redis_client.client(), round_id, db.connection, raw_round)
     choice = None
     if round_ is not None:
@@ -96,7 +109,7 @@ def predict(round_id: int) -> Response:
         )
     refusal = judge(round_, choice, now)
     if refusal is not None:
-        return _answer(STATUS[refusal], MESSAGES[refusal], round_id)
+        return _answer(STATUS[refusal], str(MESSAGES[refusal]), round_id)
     assert round_ is not None and choice is not None
     predictions_queue.submit(round_id, int(raw_fan), choice, now)
-    return _answer(202, "Saved. You can change it until the round locks.", round_id)
+    return _answer(202, _("Saved. You can change it until the round locks."), round_id)
