@@ -195,11 +195,13 @@ def _post_keep_alive(base: str, form: dict) -> tuple[int, dict[str, str], bool]:
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="known open bug (issue 12): shed answers now close their connection, but the admitted "
-    "votes' wake-ups (gevent callbacks) still queue behind the greenlets of the reconnecting "
-    "shed clients, so a vote sent right after the flood finds the cap still full (503); worker "
-    "shedding is off by default",
+    # Not strict: the starvation depends on how the flood and the loop interleave, and it has
+    # passed now and then on a loaded machine; pytest -ra reports it as XPASS when it does.
+    strict=False,
+    reason="known open bug (issue 12), intermittent: shed answers now close their connection, "
+    "but the admitted votes' wake-ups (gevent callbacks) still queue behind the greenlets of "
+    "the reconnecting shed clients, so a vote sent right after the flood can find the cap "
+    "still full (503); worker shedding is off by default",
 )
 def test_a_flood_of_shed_votes_never_starves_the_admitted_ones(make_stack, demo, redis_url, form):
     """A keep-alive flood far past the cap (wrk, 300 connections) on a real gunicorn gevent
