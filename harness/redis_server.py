@@ -7,6 +7,7 @@ must fail a write, never drop a queued vote.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -99,6 +100,11 @@ class RedisServer:
         """Stop it by its PID, if it runs."""
         if self.process is not None:
             process.stop(self.process, timeout=10)
+
+    def kill(self) -> None:
+        """kill -9, as a crash would: no shutdown save; what the AOF holds is what comes back."""
+        if self.process is not None:
+            process.stop(self.process, sig=signal.SIGKILL)
 
     def restart(self) -> RedisServer:
         """Stop it and start it again on the same port (empty unless persistent)."""
