@@ -104,7 +104,9 @@ async def spike(stack, redis_server, pg, load, profile) -> tuple[list, list]:
     """The load, the faults and the sampler together; returns the faults and the samples."""
     voters, seconds, concurrency, readers = profile
     faults = schedule(seconds)
-    injector = Injector(stack=stack, redis=redis_server, pg=pg, now=load.now)
+    injector = Injector(
+        stack=stack, redis=redis_server, pg=pg, now=load.now, since_epoch=load.since_epoch
+    )
     samples: list[tuple[float, int | None]] = []
     stop = asyncio.Event()
     with redis_server.client(socket_timeout=1, socket_connect_timeout=1) as client:

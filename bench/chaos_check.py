@@ -126,6 +126,7 @@ def _redis(fault: Fault, fans: list[Fan]) -> dict:
     after = [s.answered for s in sends if s.answered > end]
     return {
         "false_202_while_down": len(false_202),
+        "false_202_samples": [(round(s.sent, 3), round(s.answered, 3)) for s in false_202][:5],
         "202_answered_while_down": sum(1 for s in sends if start <= s.answered <= end),
         "first_202_after_back_s": round(min(after) - end, 3) if after else None,
     }

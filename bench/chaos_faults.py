@@ -3,7 +3,8 @@
 Times are fractions of the spike's planned length, so a short smoke run (--quick) gets the same
 faults in the same order. Every fault records when it began and when the thing was back
 (`start`, `end`, seconds since the run's start); for Redis `end` is when the new redis-server
-answered PING, so "while Redis is down" is exactly kill to accepting connections again.
+logged "Ready to accept connections" (its AOF loaded), so "while Redis is down" is exactly kill
+to accepting votes again, not a fixed window nor our polling's late notice.
 Each fault runs in a thread of its own (pg_ctl, redis start and /healthz waits block), so
 writer kills go on while PostgreSQL is down, as they would in a bad night.
 """
@@ -53,12 +54,20 @@ class Injector:
     """Injects faults into one stack, its Redis and its PostgreSQL cluster."""
 
     def __init__(
-        self, *, stack: Stack, redis: RedisServer, pg: PgCluster, now: Callable[[], float]
+        self,
+        *,
+        stack: Stack,
+        redis: RedisServer,
+        pg: PgCluster,
+        now: Callable[[], float],
+        since_epoch: Callable[[float], float],
     ) -> None:
+        """now: seconds since the run's start; since_epoch: the same for a Unix time."""
         self.stack = stack
         self.redis = redis
         self.pg = pg
         self.now = now
+        self.since_epoch = since_epoch
 
     def writer_kill(self, fault: Fault) -> None:
         """SIGKILL the vote writer mid-whatever, and start a new one at once."""
@@ -74,7 +83,9 @@ class Injector:
         time.sleep(REDIS_DOWN_S)
         fault.notes["restart_at"] = round(self.now(), 3)
         self.redis.start(timeout=60)
-        fault.end = self.now()  # answers PING: accepting connections again
+        fault.notes["ping_at"] = round(self.now(), 3)
+        ready = self.redis.ready_at()  # Redis's own word, not our polling's: to the ms
+        fault.end = self.since_epoch(ready) if ready else self.now()
 
     def pg_stop(self, fault: Fault) -> None:
         """pg_ctl stop -m immediate (a crash: recovery on start), then start it again."""

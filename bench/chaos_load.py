@@ -111,12 +111,18 @@ class Load:
         self.slug = slug
         self.nominees = nominees
         self.started = time.monotonic()
+        self.started_epoch = time.time()
         self.fans: list[Fan] = []
         self.reads: list[Read] = []
         self.reading = True
 
     def now(self) -> float:
+        """Seconds since the run's start."""
         return time.monotonic() - self.started
+
+    def since_epoch(self, moment: float) -> float:
+        """A Unix time (a server's log line) as seconds since the run's start."""
+        return moment - self.started_epoch
 
     def _vote_request(self, fan: Fan) -> bytes:
         form = {"category": self.category, "nominee": fan.nominee, "press": fan.press}
