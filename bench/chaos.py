@@ -37,7 +37,6 @@ from chaos_faults import Injector, schedule  # noqa: E402
 from chaos_load import Load  # noqa: E402
 
 from fanfare.fraud.signals import ip_hash  # noqa: E402
-from fanfare.settings import DEFAULTS  # noqa: E402
 from fanfare.votes.stream import GROUP, STREAM  # noqa: E402
 from harness.database import Databases  # noqa: E402
 from harness.pg_cluster import PgCluster  # noqa: E402
@@ -171,10 +170,9 @@ def run(profile_name: str, profile: tuple, workdir: Path) -> dict:
     check = chaos_check.votes(
         load.fans, new, tallied - tallied_before, lambda ip: ip_hash(SECRET_KEY, ip)
     )
-    batch = int(DEFAULTS["WRITER_BATCH"])  # type: ignore[call-overload]
     return {
         "check": check,
-        "faults": chaos_check.per_fault(faults, load.fans, load.reads, samples, batch=batch),
+        "faults": chaos_check.per_fault(faults, load.fans, load.reads, samples),
         "overall": chaos_check.overall(load.reads, load.fans),
         "drain": drained,
         "spike_s": spike_s,

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from statistics import median
 
 from chaos_faults import Fault
 from chaos_load import Fan, Read, Send
 
 WRITER_WINDOW_S = 5.0  # a writer kill's window: the kill and the few seconds after it
+DRAINED_FLOOR = 50  # backlog entries: what votes in flight between two writer batches leave
 SAMPLES = 5  # ids listed per kind of finding, so a failure can be looked up
 
 
@@ -132,12 +132,12 @@ def _redis(fault: Fault, fans: list[Fan]) -> dict:
     }
 
 
-def _drained(fault: Fault, backlog: list[tuple[float, int | None]], batch: int) -> dict:
-    """After PostgreSQL is back: seconds until the stream backlog fell to what it was before
-    the stop (the median of the 10 s before; at least one writer batch)."""
+def _drained(fault: Fault, backlog: list[tuple[float, int | None]]) -> dict:
+    """After PostgreSQL is back: seconds until the stream backlog is back in the range it had
+    in the 10 s before the stop (its 90th percentile, at least DRAINED_FLOOR entries)."""
     start, end = _window(fault)
-    before = [n for t, n in backlog if start - 10 <= t < start and n is not None]
-    level = max(batch, int(median(before)) if before else 0)
+    before = sorted(n for t, n in backlog if start - 10 <= t < start and n is not None)
+    level = max(DRAINED_FLOOR, before[int(0.9 * (len(before) - 1))] if before else 0)
     during = [n for t, n in backlog if start <= t and n is not None and t <= end]
     drained = next((t for t, n in backlog if t >= end and n is not None and n <= level), None)
     return {
@@ -152,8 +152,6 @@ def per_fault(
     fans: list[Fan],
     reads: list[Read],
     backlog: list[tuple[float, int | None]],
-    *,
-    batch: int = 500,
 ) -> list[dict]:
     """One row per fault (the writer kills folded into one): window, GETs, answers, recovery."""
     rows = []
@@ -174,7 +172,7 @@ def per_fault(
         if fault.name == "redis_kill":
             row |= _redis(fault, fans)
         if fault.name == "pg_stop":
-            row |= _drained(fault, backlog, batch)
+            row |= _drained(fault, backlog)
         rows.append(row)
     return _fold_writer_kills(rows)
 
