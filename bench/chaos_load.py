@@ -115,6 +115,7 @@ class Load:
         self.fans: list[Fan] = []
         self.reads: list[Read] = []
         self.reading = True
+        self.deadline = float("inf")  # no send starts after this (s since the start)
 
     def now(self) -> float:
         """Seconds since the run's start."""
@@ -138,9 +139,11 @@ class Load:
         """One fan's press, with the resends of the same press a phone would make."""
         request = self._vote_request(fan)
         for _ in range(TRIES):
-            sent = self.now()
             try:
                 async with sending:
+                    sent = self.now()
+                    if sent > self.deadline:
+                        return  # the run's time is up: this fan stops here (counted if it sent)
                     status, headers, body = await _exchange(
                         self.port, request, source=fan.address, timeout=SEND_TIMEOUT_S
                     )
