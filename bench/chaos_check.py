@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chaos_faults import Fault
-from chaos_load import Fan, Read, Send
+from chaos_load import TRIES, Fan, Read, Send
 
 WRITER_WINDOW_S = 5.0  # a writer kill's window: the kill and the few seconds after it
 DRAINED_FLOOR = 50  # backlog entries: what votes in flight between two writer batches leave
@@ -79,7 +79,7 @@ def votes(fans: list[Fan], stored: list[Stored], tallied: int, ip_hash: Callable
         "unexpected": len(explained) + len(unexplained),
         "unexpected_explained": len(explained),
         "unexpected_unexplained": len(unexplained),
-        "never_accepted": sum(1 for fan in fans if not any(s.status == 202 for s in fan.sends)),
+        "never_accepted": _never_accepted(fans),
         "answers": dict(sorted(Counter(_status(s) for f in fans for s in f.sends).items())),
         "samples": {
             "lost": lost[:SAMPLES],
@@ -87,6 +87,21 @@ def votes(fans: list[Fan], stored: list[Stored], tallied: int, ip_hash: Callable
             "unexpected_unexplained": unexplained[:SAMPLES],
         },
     }
+
+
+def _never_accepted(fans: list[Fan]) -> dict[str, int]:
+    """Fans without a 202: after every try, stopped by the run's deadline, or refused (an
+    answer that is not retried: 409, 422, ...)."""
+    why: Counter[str] = Counter()
+    for fan in fans:
+        if any(s.status == 202 for s in fan.sends):
+            continue
+        last = fan.sends[-1].status if fan.sends else None
+        if last not in (None, 429, 503):
+            why["refused"] += 1
+        else:
+            why["gave_up" if len(fan.sends) >= TRIES else "stopped_by_deadline"] += 1
+    return {"total": sum(why.values()), **dict(sorted(why.items()))}
 
 
 def _window(fault: Fault) -> tuple[float, float]:

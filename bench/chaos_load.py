@@ -135,18 +135,17 @@ class Load:
             f"Content-Length: {len(body)}\r\n\r\n{body}"
         ).encode()
 
-    async def vote(self, fan: Fan, sending: asyncio.Semaphore) -> None:
+    async def vote(self, fan: Fan) -> None:
         """One fan's press, with the resends of the same press a phone would make."""
         request = self._vote_request(fan)
         for _ in range(TRIES):
+            sent = self.now()
+            if sent > self.deadline:
+                return  # the run's time is up: this fan stops here (checked: it sent before)
             try:
-                async with sending:
-                    sent = self.now()
-                    if sent > self.deadline:
-                        return  # the run's time is up: this fan stops here (counted if it sent)
-                    status, headers, body = await _exchange(
-                        self.port, request, source=fan.address, timeout=SEND_TIMEOUT_S
-                    )
+                status, headers, body = await _exchange(
+                    self.port, request, source=fan.address, timeout=SEND_TIMEOUT_S
+                )
             except (OSError, TimeoutError, ValueError, IndexError) as exc:
                 fan.sends.append(Send(sent, self.now(), None, error=type(exc).__name__))
                 await asyncio.sleep(ERROR_WAIT_S + random.random())
@@ -161,13 +160,22 @@ class Load:
             await asyncio.sleep(int(wait) + random.random() * JITTER_S)
 
     async def voters(self, count: int, seconds: float, concurrency: int) -> None:
-        """`count` new voters, arriving evenly over `seconds`, at most `concurrency` sending."""
-        sending = asyncio.Semaphore(concurrency)
+        """`count` new voters, arriving evenly over `seconds`, at most `concurrency` at once.
+
+        A fan holds its place from its first send to its last (resend waits included), so a
+        resend never queues behind newcomers; when every place is taken, arrivals wait (the
+        stack is then the limit, and the run says how many voters it got to).
+        """
+        places = asyncio.Semaphore(concurrency)
         tasks = []
         for index in range(count):
             delay = index * seconds / count - self.now()
             if delay > 0:
                 await asyncio.sleep(delay)
+            await places.acquire()
+            if self.now() > self.deadline:
+                places.release()
+                break
             fan = Fan(
                 index=index,
                 address=fan_address(index),
@@ -175,7 +183,9 @@ class Load:
                 press=secrets.token_urlsafe(16),
             )
             self.fans.append(fan)
-            tasks.append(asyncio.create_task(self.vote(fan, sending)))
+            task = asyncio.create_task(self.vote(fan))
+            task.add_done_callback(lambda _: places.release())
+            tasks.append(task)
         await asyncio.gather(*tasks)
 
     async def reader(self, pause: float) -> None:

@@ -88,7 +88,10 @@ def table(results: dict) -> str:
         f"({check['unexpected_explained']} where the fan's answer was lost, "
         f"{check['unexpected_unexplained']} unexplained). Backlog drained "
         f"{results['drain']['drained_s']} s after the last answer. Answers: "
-        f"{_answers(check['answers'])}.",
+        f"{_answers(check['answers'])}. Voters without a 202: "
+        f"{_answers(check['never_accepted'])}. Planned {check['planned']:,}; "
+        f"{check['not_started']:,} found no place before the send deadline "
+        f"({run['send_deadline_s']} s).",
         "",
         "| Target | Met |",
         "|---|---|",
