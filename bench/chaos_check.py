@@ -81,6 +81,9 @@ def votes(fans: list[Fan], stored: list[Stored], tallied: int, ip_hash: Callable
         "unexpected_unexplained": len(unexplained),
         "never_accepted": _never_accepted(fans),
         "answers": dict(sorted(Counter(_status(s) for f in fans for s in f.sends).items())),
+        "202_without_receipt": [
+            s.error for f in fans for s in f.sends if s.status == 202 and not s.receipt
+        ][:SAMPLES],  # fmt: skip
         "samples": {
             "lost": lost[:SAMPLES],
             "counted_twice": [ids for ids in list(twice.values())[:SAMPLES]],

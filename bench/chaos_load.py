@@ -153,7 +153,9 @@ class Load:
             found = RECEIPT.search(body) if status == 202 else None
             receipt = found.group(1).decode() if found else None
             edge = status == 503 and b"wasn" in body and b"sent" in body
-            fan.sends.append(Send(sent, self.now(), status, receipt, from_edge=edge))
+            # A 202 without a readable receipt is kept with its body's start, to be looked at.
+            odd = body[:300].decode(errors="replace") if status == 202 and not found else None
+            fan.sends.append(Send(sent, self.now(), status, receipt, error=odd, from_edge=edge))
             wait = headers.get("retry-after", "")
             if status not in (503, 429) or not wait.isdigit() or int(wait) > LONGEST_WAIT_S:
                 return  # 202 ends the press; any other answer is not retried
