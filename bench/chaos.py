@@ -85,11 +85,15 @@ def stored_votes(database_url: str, category: int) -> tuple[dict[str, chaos_chec
 def backlog(client: redis.Redis) -> int | None:
     """Entries not yet acked by the writers: pending plus not yet delivered (None: no answer)."""
     try:
-        groups = client.xinfo_groups(STREAM)
+        return _backlog(client)
     except redis.ResponseError:
         return 0  # no stream yet
-    except redis.RedisError:
+    except redis.RedisError:  # down or loading its AOF
         return None
+
+
+def _backlog(client: redis.Redis) -> int:
+    groups = client.xinfo_groups(STREAM)
     for group in groups:
         name = group["name"].decode() if isinstance(group["name"], bytes) else group["name"]
         if name == GROUP:
