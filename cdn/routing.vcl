@@ -46,7 +46,8 @@ sub vcl_backend_error {
         // Ingest could not be reached, or all of the edge's connections to it are busy
         // (.max_connections in backends.vcl): answer at once, never queue or time out. The
         // htmx form waits Retry-After and resends; the jitter (2-5 s) spreads the resends.
-        // Nothing reached ingest, so nothing was queued and nothing accepted.
+        // Usually nothing reached ingest; if ingest died mid-vote, the vote may be queued, and
+        // the htmx resend of the same press key gets its receipt (tests/test_ingest_lost_reply.py).
         set beresp.http.Content-Type = "text/html; charset=utf-8";
         set beresp.http.Cache-Control = "private, no-store";
         set beresp.http.Retry-After = std.integer(real=std.random(2, 6), fallback=5);

@@ -7,15 +7,24 @@ must fail a write, never drop a queued vote.
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from harness import process
 from harness.process import free_port
+
+# redis-server's log line once it has loaded its data: "123:M 01 Dec 2026 12:34:36.396 * Ready
+# to accept connections" (local time, as datetime.timestamp() reads a naive time).
+READY = re.compile(r"^\d+:M (\d\d \w{3} \d{4} [\d:.]+) \* Ready to accept connections", re.M)
 
 
 class RedisServer:
@@ -66,7 +75,9 @@ class RedisServer:
         command = self.command()
         self.process = process.spawn(command, log=self.workdir / "redis.log")
         deadline = time.monotonic() + timeout
-        with self.client() as client:  # closed, or filterwarnings=error trips
+        # No retries inside redis-py: its backoff would make this return up to seconds late.
+        # Closed on leaving, or filterwarnings=error trips.
+        with self.client(retry=Retry(NoBackoff(), 0)) as client:
             while True:
                 try:
                     client.ping()
@@ -77,6 +88,13 @@ class RedisServer:
                         where = self.workdir / "redis.log"
                         raise TimeoutError(f"redis-server did not start; see {where}") from None
                     time.sleep(0.05)
+
+    def ready_at(self) -> float | None:
+        """When the server last said "Ready to accept connections" (Unix time, to the ms), from
+        its own log: the moment a restarted Redis could really take votes again (AOF loaded)."""
+        log = self.workdir / "redis.log"
+        found = READY.findall(log.read_text(errors="replace")) if log.exists() else []
+        return datetime.strptime(found[-1], "%d %b %Y %H:%M:%S.%f").timestamp() if found else None
 
     def wait_replicas(self, count: int = 1, *, timeout: float = 15.0) -> None:
         """Wait until count replicas are online (synced), so WAIT can be answered."""
@@ -99,6 +117,11 @@ class RedisServer:
         """Stop it by its PID, if it runs."""
         if self.process is not None:
             process.stop(self.process, timeout=10)
+
+    def kill(self) -> None:
+        """kill -9, as a crash would: no shutdown save; what the AOF holds is what comes back."""
+        if self.process is not None:
+            process.stop(self.process, sig=signal.SIGKILL)
 
     def restart(self) -> RedisServer:
         """Stop it and start it again on the same port (empty unless persistent)."""

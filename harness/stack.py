@@ -155,6 +155,11 @@ class Stack:
         if started is not None:
             process.stop(started, sig=sig, timeout=timeout)
 
+    def signal(self, name: str, sig: int) -> None:
+        """Send sig to one process's whole group (SIGSTOP freezes gunicorn's master and
+        workers together; SIGCONT thaws them), leaving it in the stack."""
+        os.killpg(self.processes[name].pid, sig)
+
     def kill(self, name: str) -> None:
         """kill -9, as a crash would."""
         self.stop(name, sig=signal.SIGKILL)
