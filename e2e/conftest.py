@@ -68,6 +68,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=LOCAL_ONLY_REASON))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, hand this worker's figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)  # set on xdist workers only
+    if workeroutput is not None:
+        workeroutput["fan_report"] = session.config.stash[REPORT].sections
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent without pytest-xdist
+def pytest_testnodedown(node, error) -> None:
+    """Merge a finished xdist worker's figures into the controller's report."""
+    report = node.config.stash.get(REPORT, None)
+    sections = getattr(node, "workeroutput", {}).get("fan_report", {})
+    if report is not None:
+        for section, lines in sections.items():
+            for line in lines:
+                report.add(section, line)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """Print the measured figures (page weight, accessibility, timings) after the results."""
     report = config.stash.get(REPORT, None)

@@ -160,11 +160,12 @@ class Stack:
         self.stop(name, sig=signal.SIGKILL)
 
     def close(self) -> None:
-        """Stop everything this stack started: the edge first, then the rest in reverse order.
+        """Stop everything this stack started: the edge first, then all the rest at once.
 
         The edge holds keep-alive connections to web and ingest, which would keep gunicorn in
         its graceful shutdown for the whole graceful_timeout (10 s here instead of about 1 s).
         """
-        names = list(reversed(self.processes))
-        for name in sorted(names, key=lambda name: not name.startswith("edge")):
+        for name in [name for name in self.processes if name.startswith("edge")]:
             self.stop(name)
+        rest = [self.processes.pop(name) for name in reversed(list(self.processes))]
+        process.stop_all(rest)
