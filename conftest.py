@@ -88,14 +88,13 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Start Procfile processes on free ports against given databases; stopped after the test."""
+def _stack_factory(run_dir: Path) -> Iterator[Callable[..., Stack]]:
+    """Start Procfile processes on free ports against given databases; all stopped at the end."""
     stacks: list[Stack] = []
 
     def make(database_url: str, redis_url: str, *names: str, **env: str) -> Stack:
         stack = Stack(
-            run_dir=tmp_path / f"stack{len(stacks)}",
+            run_dir=run_dir / f"stack{len(stacks)}",
             database_url=database_url,
             redis_url=redis_url,
             env=env,
@@ -106,3 +105,30 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     yield make
     for stack in stacks:
         stack.close()
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Start Procfile processes on free ports against given databases; stopped after the test."""
+    yield from _stack_factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Stack]]:
+    """make_stack for a whole module: stacks started once, stopped after the module's last test.
+
+    Only for tests that read through a stack, or leave it as they found it: a stack takes
+    seconds to start and stop, most tests against it milliseconds. Pair it with module_demo.
+    """
+    yield from _stack_factory(tmp_path_factory.mktemp("module-stack"))
+
+
+@pytest.fixture(scope="module")
+def module_demo(databases: Databases, redis_server: RedisServer) -> str:
+    """A database holding the demo event, for a whole module (its module_stack's database).
+
+    Also makes sure the session Redis runs: a test before this module may have stopped it.
+    """
+    if not redis_server.running:
+        redis_server.start()
+    return databases.create_demo()
