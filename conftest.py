@@ -15,7 +15,7 @@ from fanfare.app import create_web_app
 from fanfare.infra import db
 from harness.database import Databases, seeded
 from harness.redis_server import RedisServer
-from harness.stack import SECRET_KEY, Stack
+from harness.stack import SECRET_KEY, Stack, close_all
 
 
 @pytest.fixture(scope="session")
@@ -103,8 +103,7 @@ def _stack_factory(run_dir: Path) -> Iterator[Callable[..., Stack]]:
         return stack.start(*names)
 
     yield make
-    for stack in stacks:
-        stack.close()
+    close_all(stacks)
 
 
 @pytest.fixture
