@@ -13,7 +13,7 @@ import pytest
 
 from fanfare.app import create_web_app
 from fanfare.infra import db
-from harness.database import Databases, seeded
+from harness.database import Databases
 from harness.redis_server import RedisServer
 from harness.stack import SECRET_KEY, Stack, close_all
 
@@ -26,15 +26,21 @@ def databases() -> Iterator[Databases]:
 
 
 @pytest.fixture
-def database_url(databases: Databases) -> str:
-    """A fresh, migrated, empty database for one test."""
+def database_url(databases: Databases, request: pytest.FixtureRequest) -> str:
+    """A fresh, migrated database for one test: empty, or seeded if the test also uses demo.
+
+    Seeded as a copy of a seeded template (harness/database.py), so that demo, app and
+    everything else built on database_url keep sharing one database.
+    """
+    if "demo" in request.fixturenames:
+        return databases.create_demo()
     return databases.create()
 
 
 @pytest.fixture
 def demo(database_url: str) -> str:
-    """A fresh database holding the demo event."""
-    return seeded(database_url)
+    """A fresh database holding the demo event (database_url, seeded)."""
+    return database_url
 
 
 @pytest.fixture(scope="session")
