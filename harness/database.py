@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -20,6 +21,7 @@ from fanfare.infra import db
 from fanfare.settings import DEFAULTS
 
 SERVER_URL = os.environ.get("DATABASE_URL") or str(DEFAULTS["DATABASE_URL"])
+DROP_CONCURRENCY = 8  # connections dropping databases at once; the server allows 100 in all
 
 
 def seeded(database_url: str) -> str:
@@ -81,7 +83,17 @@ class Databases:
         return self.url(self._create(template=self.demo_template))
 
     def close(self) -> None:
-        """Drop every database made here, the copies before their template."""
-        while self.created:
-            self._admin(f'DROP DATABASE IF EXISTS "{self.created.pop()}" WITH (FORCE)')
+        """Drop every database made here, several at a time.
+
+        Each DROP DATABASE waits for a checkpoint, and PostgreSQL serves every drop waiting
+        at that moment with one: one after the other, a session's hundred-odd drops took 30 s.
+        (The copies do not depend on their templates, so the order does not matter.)
+        """
+        names, self.created = self.created, []
+        with ThreadPoolExecutor(max_workers=DROP_CONCURRENCY) as pool:
+            list(pool.map(self._drop, names))  # re-raises the first error a drop met
         self.template = self.demo_template = None
+
+    def _drop(self, name: str) -> None:
+        """Drop one database made here, closing whatever is still connected to it."""
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
