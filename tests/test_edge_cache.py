@@ -149,7 +149,8 @@ def test_with_the_origin_stopped_pages_are_served_stale(make_stack, demo, redis_
     pages += [f"/fragments{CATEGORY}/results", f"{CATEGORY}/results"]
     for page in pages:
         assert request(edge + page).status == 200
-    stack.stop("web")
+    # Killed, not stopped: a graceful stop waits out the edge's keep-alive connections (10 s).
+    stack.kill("web")
     # Expire them all: from now on only stale copies exist, and the origin cannot refresh them.
     purge(edge, f"home history category:{category_id(demo, 'song-of-the-year')}", soft=True)
 
