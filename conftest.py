@@ -25,16 +25,30 @@ def databases() -> Iterator[Databases]:
         yield factory
 
 
+@pytest.fixture(scope="session")
+def _finished_tests_databases(databases: Databases) -> list[str]:
+    """Databases of tests that finished: dropped in the background as the next test starts.
+
+    Not at their own teardown: a test's stacks may still be connected then (make_stack's
+    teardown can come after database_url's), and a forced drop would cut them off.
+    """
+    return []
+
+
 @pytest.fixture
-def database_url(databases: Databases, request: pytest.FixtureRequest) -> str:
+def database_url(
+    databases: Databases, request: pytest.FixtureRequest, _finished_tests_databases: list[str]
+) -> Iterator[str]:
     """A fresh, migrated database for one test: empty, or seeded if the test also uses demo.
 
     Seeded as a copy of a seeded template (harness/database.py), so that demo, app and
     everything else built on database_url keep sharing one database.
     """
-    if "demo" in request.fixturenames:
-        return databases.create_demo()
-    return databases.create()
+    databases.drop_soon(_finished_tests_databases)
+    _finished_tests_databases.clear()
+    url = databases.create_demo() if "demo" in request.fixturenames else databases.create()
+    yield url
+    _finished_tests_databases.append(url)
 
 
 @pytest.fixture
