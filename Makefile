@@ -29,9 +29,13 @@ node_modules/.installed: package.json package-lock.json
 run: deps
 	@scripts/run.sh
 
+# Two pytest-xdist workers, one test file each at a time (module fixtures stay whole): the
+# suite mostly waits on its stacks, so two run in about the time of one. TEST_WORKERS=0 for one.
+TEST_WORKERS ?= 2
+
 test: deps
 	@scripts/services.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # make e2e [BASE_URL=https://staging.example] [MARK=fan|editor|slow_network|"not local_only"]
 # Without BASE_URL it starts a whole local stack on free ports; with it, it starts nothing.

@@ -13,9 +13,9 @@ import pytest
 
 from fanfare.app import create_web_app
 from fanfare.infra import db
-from harness.database import Databases, seeded
+from harness.database import Databases
 from harness.redis_server import RedisServer
-from harness.stack import SECRET_KEY, Stack
+from harness.stack import SECRET_KEY, Stack, close_all
 
 
 @pytest.fixture(scope="session")
@@ -25,16 +25,36 @@ def databases() -> Iterator[Databases]:
         yield factory
 
 
+@pytest.fixture(scope="session")
+def _finished_tests_databases(databases: Databases) -> list[str]:
+    """Databases of tests that finished: dropped in the background as the next test starts.
+
+    Not at their own teardown: a test's stacks may still be connected then (make_stack's
+    teardown can come after database_url's), and a forced drop would cut them off.
+    """
+    return []
+
+
 @pytest.fixture
-def database_url(databases: Databases) -> str:
-    """A fresh, migrated, empty database for one test."""
-    return databases.create()
+def database_url(
+    databases: Databases, request: pytest.FixtureRequest, _finished_tests_databases: list[str]
+) -> Iterator[str]:
+    """A fresh, migrated database for one test: empty, or seeded if the test also uses demo.
+
+    Seeded as a copy of a seeded template (harness/database.py), so that demo, app and
+    everything else built on database_url keep sharing one database.
+    """
+    databases.drop_soon(_finished_tests_databases)
+    _finished_tests_databases.clear()
+    url = databases.create_demo() if "demo" in request.fixturenames else databases.create()
+    yield url
+    _finished_tests_databases.append(url)
 
 
 @pytest.fixture
 def demo(database_url: str) -> str:
-    """A fresh database holding the demo event."""
-    return seeded(database_url)
+    """A fresh database holding the demo event (database_url, seeded)."""
+    return database_url
 
 
 @pytest.fixture(scope="session")
@@ -88,14 +108,13 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Start Procfile processes on free ports against given databases; stopped after the test."""
+def _stack_factory(run_dir: Path) -> Iterator[Callable[..., Stack]]:
+    """Start Procfile processes on free ports against given databases; all stopped at the end."""
     stacks: list[Stack] = []
 
     def make(database_url: str, redis_url: str, *names: str, **env: str) -> Stack:
         stack = Stack(
-            run_dir=tmp_path / f"stack{len(stacks)}",
+            run_dir=run_dir / f"stack{len(stacks)}",
             database_url=database_url,
             redis_url=redis_url,
             env=env,
@@ -104,5 +123,31 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         return stack.start(*names)
 
     yield make
-    for stack in stacks:
-        stack.close()
+    close_all(stacks)
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Start Procfile processes on free ports against given databases; stopped after the test."""
+    yield from _stack_factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Stack]]:
+    """make_stack for a whole module: stacks started once, stopped after the module's last test.
+
+    Only for tests that read through a stack, or leave it as they found it: a stack takes
+    seconds to start and stop, most tests against it milliseconds. Pair it with module_demo.
+    """
+    yield from _stack_factory(tmp_path_factory.mktemp("module-stack"))
+
+
+@pytest.fixture(scope="module")
+def module_demo(databases: Databases, redis_server: RedisServer) -> str:
+    """A database holding the demo event, for a whole module (its module_stack's database).
+
+    Also makes sure the session Redis runs: a test before this module may have stopped it.
+    """
+    if not redis_server.running:
+        redis_server.start()
+    return databases.create_demo()

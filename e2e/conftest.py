@@ -1,7 +1,7 @@
 """The e2e harness: Debian's Chromium, and the whole local stack unless --base-url is given.
 
 Without --base-url every Procfile process except `ready` runs on free ports against a seeded
-database of its own and the private Redis, logging to files. With --base-url nothing is started,
+database and a private Redis of its own, logging to files. With --base-url nothing is started,
 and tests marked `local_only` (they stop processes or read the database) are skipped.
 """
 
@@ -68,6 +68,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=LOCAL_ONLY_REASON))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, hand this worker's figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)  # set on xdist workers only
+    if workeroutput is not None:
+        workeroutput["fan_report"] = session.config.stash[REPORT].sections
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent without pytest-xdist
+def pytest_testnodedown(node, error) -> None:
+    """Merge a finished xdist worker's figures into the controller's report."""
+    report = node.config.stash.get(REPORT, None)
+    sections = getattr(node, "workeroutput", {}).get("fan_report", {})
+    if report is not None:
+        for section, lines in sections.items():
+            for line in lines:
+                report.add(section, line)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """Print the measured figures (page weight, accessibility, timings) after the results."""
     report = config.stash.get(REPORT, None)
@@ -98,10 +116,21 @@ def is_local(pytestconfig: pytest.Config) -> bool:
 
 
 @pytest.fixture(scope="session")
+def stack_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The local stack's own Redis, apart from the session one that tests/ flush and fill.
+
+    Under pytest-xdist a worker runs tests/ files after e2e ones while this stack still runs:
+    on a shared Redis its writer, mail sink and exporter would drain those tests' queues.
+    """
+    with RedisServer(workdir=tmp_path_factory.mktemp("stack-redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def local_stack(
     is_local: bool,
     databases: Databases,
-    redis_server: RedisServer,
+    stack_redis: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
     fan_report: FanReport,
 ) -> Iterator[Stack]:
@@ -111,7 +140,7 @@ def local_stack(
     stack = Stack(
         run_dir=tmp_path_factory.mktemp("stack"),
         database_url=databases.create_demo(),
-        redis_url=redis_server.url,
+        redis_url=stack_redis.url,
         # Every browser here is a new voter from 127.0.0.1, one NAT; the challenge tests
         # (test_fan_challenge.py) flag that address themselves, as detection would.
         env={

@@ -28,8 +28,8 @@ SEEN_WITHIN_MS = 20_000
 def ops_stack(databases, make_stack, tmp_path) -> Iterator[Stack]:
     """The whole write path and the exporter, on a seeded database with an editor account.
 
-    With a Redis of its own: the session's e2e stack has a writer on the shared one, which
-    would drain this test's queue (and the shared fixture's flush would wipe that stack's data).
+    With a Redis of its own, like the session's e2e stack: no other writer drains this test's
+    queue, and no other test's flush wipes it.
     """
     with RedisServer(workdir=tmp_path) as own_redis:
         yield _ops_stack(databases, own_redis.url, make_stack)

@@ -184,14 +184,14 @@ def test_with_javascript_it_stops_after_a_few_tries_and_says_so(page: Page, base
 
 
 def test_without_javascript_the_503_page_keeps_the_vote_to_send_again(
-    browser: Browser, base_url, redis_server
+    browser: Browser, base_url, stack_redis
 ):
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
         category = pages.CategoryPage(page, base_url)
         category.open("breakthrough-artist")
-        with redis.Redis.from_url(redis_server.url) as r:
+        with redis.Redis.from_url(stack_redis.url) as r:
             r.config_set("maxmemory", 1)  # Redis refuses every write: ingest answers 503
             try:
                 category.vote_for("Juno Park")

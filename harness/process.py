@@ -7,6 +7,7 @@ can deadlock), and is stopped through its own process group, never by name.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,12 +19,49 @@ from pathlib import Path
 
 from fanfare.settings import ROOT
 
+# Ports are handed out below Linux's ephemeral range (32768 and up), which outgoing connections
+# take their source ports from: a port chosen there can be taken by any connect() before the
+# server that was meant to get it binds it. Under pytest-xdist every worker gets a slice of its
+# own, so two workers never hand out the same port either.
+PORT_RANGE = range(10000, 32768)
+_handed_out: set[int] = set()
+
+
+def _port_slice() -> range:
+    """This process's slice of PORT_RANGE: all of it, or one worker's share under xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return PORT_RANGE
+    size = len(PORT_RANGE) // count
+    start = PORT_RANGE.start + int(worker[2:]) % count * size
+    return range(start, start + size)
+
+
+def _bindable(port: int) -> bool:
+    """Whether a server could bind 127.0.0.1:port right now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on and that this process never handed out.
+
+    A random start in this process's slice, then the next free one: other test runs on the
+    same machine (their own slices, the same numbers) rarely pick the same moment and port.
+    """
+    ports = _port_slice()
+    start = random.randrange(len(ports))
+    for offset in range(len(ports)):
+        port = ports[(start + offset) % len(ports)]
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port left in {ports}")
 
 
 def spawn(
@@ -44,14 +82,27 @@ def spawn(
 
 def stop(process: subprocess.Popen, *, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     """Signal the process's group, then SIGKILL it if it outlives the timeout."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_all([process], sig=sig, timeout=timeout)
+
+
+def stop_all(
+    processes: list[subprocess.Popen], *, sig: int = signal.SIGTERM, timeout: float = 15.0
+) -> None:
+    """Signal every process's group at once, then SIGKILL those that outlive the timeout.
+
+    At once, because each gunicorn takes a second or more to stop gracefully: one after the
+    other, a stack's teardown would add those seconds up.
+    """
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        os.killpg(process.pid, sig)
+    deadline = time.monotonic() + timeout
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def wait_http(url: str, *, timeout: float = 30.0, any_status: bool = False) -> None:

@@ -165,11 +165,25 @@ class Stack:
         self.stop(name, sig=signal.SIGKILL)
 
     def close(self) -> None:
-        """Stop everything this stack started: the edge first, then the rest in reverse order.
+        """Stop everything this stack started: the edge first, then all the rest at once.
 
         The edge holds keep-alive connections to web and ingest, which would keep gunicorn in
         its graceful shutdown for the whole graceful_timeout (10 s here instead of about 1 s).
         """
-        names = list(reversed(self.processes))
-        for name in sorted(names, key=lambda name: not name.startswith("edge")):
-            self.stop(name)
+        close_all([self])
+
+
+def close_all(stacks: list[Stack]) -> None:
+    """Close several stacks at once: every edge first, then every other process together.
+
+    Together, because each gunicorn or writer takes a second or more to stop gracefully: one
+    after the other, a teardown adds those seconds up.
+    """
+    for edges_first in (True, False):
+        started = [
+            stack.processes.pop(name)
+            for stack in stacks
+            for name in reversed(list(stack.processes))
+            if name.startswith("edge") == edges_first
+        ]
+        process.stop_all(started)

@@ -11,9 +11,22 @@ from edge_http import purge, request, wait_until
 CATEGORY = "/awards/song-of-the-year"  # its window changes in days: a plain 300 s page
 
 
+@pytest.fixture(scope="module")
+def origin(module_stack, module_demo, redis_server):
+    """One web app for the module's edges: these tests only read through it."""
+    return module_stack(module_demo, redis_server.url, "web")
+
+
 @pytest.fixture
-def stack(make_stack, demo, redis_url):
-    return make_stack(demo, redis_url, "web", "edge")
+def stack(make_stack, origin, module_demo, redis_server):
+    """A fresh edge for each test, so each starts from an empty cache, in front of origin."""
+    return make_stack(
+        module_demo,
+        redis_server.url,
+        "edge",
+        FANFARE_WEB_PORT=str(origin.ports["web"]),
+        FANFARE_INGEST_PORT=str(origin.ports["ingest"]),
+    )
 
 
 def backend_list(stack) -> str:
@@ -68,7 +81,8 @@ def test_forwarded_host_cannot_poison_the_cached_page(stack):
     assert victim.cache == "HIT" and "evil.example" not in victim.body
 
 
-def test_purge_by_key_removes_exactly_the_tagged_objects(stack, demo):
+def test_purge_by_key_removes_exactly_the_tagged_objects(stack, module_demo):
+    demo = module_demo
     edge = stack.url()
     song = category_id(demo, "song-of-the-year")
     pages = [CATEGORY, "/awards/breakthrough-artist", "/history", "/nominees/paper-moons"]
@@ -87,7 +101,8 @@ def test_purge_by_key_removes_exactly_the_tagged_objects(stack, demo):
     assert request(edge + "/history").cache == "HIT"
 
 
-def test_softpurge_serves_stale_once_then_refreshes(stack, demo):
+def test_softpurge_serves_stale_once_then_refreshes(stack, module_demo):
+    demo = module_demo  # the rename stays: no other test here reads a nominee's name
     edge = stack.url()
     song = category_id(demo, "song-of-the-year")
     request(edge + CATEGORY)
@@ -126,14 +141,16 @@ def test_metrics_are_only_for_the_operators_network(stack):
     assert "fanfare_http_request_duration_seconds" in request(edge + "/metrics").body
 
 
-def test_with_the_origin_stopped_pages_are_served_stale(stack, demo):
+def test_with_the_origin_stopped_pages_are_served_stale(make_stack, demo, redis_url):
+    stack = make_stack(demo, redis_url, "web", "edge")  # its own web: this test stops it
     edge = stack.url()
     # Pages and the results island and page: all tagged home, history or category:<song>.
     pages = ["/", CATEGORY, "/history", "/nominees/paper-moons"]
     pages += [f"/fragments{CATEGORY}/results", f"{CATEGORY}/results"]
     for page in pages:
         assert request(edge + page).status == 200
-    stack.stop("web")
+    # Killed, not stopped: a graceful stop waits out the edge's keep-alive connections (10 s).
+    stack.kill("web")
     # Expire them all: from now on only stale copies exist, and the origin cannot refresh them.
     purge(edge, f"home history category:{category_id(demo, 'song-of-the-year')}", soft=True)
 

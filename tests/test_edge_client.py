@@ -12,13 +12,17 @@ from edge_http import request, wait_until
 from fanfare.edge.purge import PurgeClient
 
 
-@pytest.fixture
-def two_edges(make_stack, demo, redis_url):
-    """Two Varnish edges in front of one web app, as in a multi-edge deployment."""
-    first = make_stack(demo, redis_url, "web", "edge")
-    second = make_stack(
-        demo,
-        redis_url,
+@pytest.fixture(scope="module")
+def two_edges(module_stack, module_demo, redis_server):
+    """Two Varnish edges in front of one web app, as in a multi-edge deployment.
+
+    One pair for the module: each test caches what it purges first, and leaves both edges
+    running (a frozen edge is thawed in a finally).
+    """
+    first = module_stack(module_demo, redis_server.url, "web", "edge")
+    second = module_stack(
+        module_demo,
+        redis_server.url,
         "edge",
         FANFARE_WEB_PORT=str(first.ports["web"]),
         FANFARE_INGEST_PORT=str(first.ports["ingest"]),

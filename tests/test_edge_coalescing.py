@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -51,11 +52,18 @@ def origin_gets(access_log, path: str) -> int:
     return sum(f'"GET {path} ' in line for line in access_log.read_text().splitlines())
 
 
+def run_in_own_loop(coroutine):
+    """asyncio.run() in a thread of its own: under pytest-xdist a worker that ran an e2e file
+    first still has Playwright's event loop running in its main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def run_crowd(stack, access_log, path: str) -> tuple[list[tuple[int, str]], float, int]:
     """Let the crowd poll path; return the answers, the seconds it took and the origin's GETs."""
     before = origin_gets(access_log, path)
     started = time.monotonic()
-    results = asyncio.run(crowd(stack.ports["edge"], path))
+    results = run_in_own_loop(crowd(stack.ports["edge"], path))
     elapsed = time.monotonic() - started
     fetches = origin_gets(access_log, path) - before
     misses = sum(cache == "MISS" for _, cache in results)

@@ -279,9 +279,10 @@ def test_a_form_where_a_photo_is_expected_gets_400(site, demo):
 # ---- through the edge ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def edge_stack(make_stack, demo, redis_url):
-    return make_stack(demo, redis_url, "web", "ingest", "edge")
+@pytest.fixture(scope="module")
+def edge_stack(module_stack, module_demo, redis_server):
+    """One stack for the edge tests: each checks that nothing was stored, so none changes it."""
+    return module_stack(module_demo, redis_server.url, "web", "ingest", "edge")
 
 
 def raw_exchange(port: int, request: bytes, *, timeout: float) -> bytes:
@@ -305,7 +306,8 @@ def status_of(reply: bytes) -> int | None:
 
 
 @pytest.mark.parametrize("path", ["/votes", "/admin/login", "/awards/breakthrough-artist"])
-def test_huge_headers_are_refused_at_the_edge(edge_stack, demo, redis_url, path):
+def test_huge_headers_are_refused_at_the_edge(edge_stack, module_demo, redis_url, path):
+    demo = module_demo
     before = snapshot(demo)
     port = edge_stack.ports["edge"]
     request = (
@@ -327,8 +329,9 @@ def test_huge_headers_are_refused_at_the_edge(edge_stack, demo, redis_url, path)
 
 @pytest.mark.parametrize("path", ["/votes", "/admin/login"])
 def test_a_slow_body_through_the_edge_is_cut_off_and_stores_nothing(
-    edge_stack, demo, redis_url, path
+    edge_stack, module_demo, redis_url, path
 ):
+    demo = module_demo
     before = snapshot(demo)
     port = edge_stack.ports["edge"]
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
