@@ -32,3 +32,19 @@ def test_depth_and_lag_count_every_unacked_entry(redis_url):
         assert (drained.depth, drained.lag_seconds, drained.dead_letters) == (0, 0.0, 1)
     finally:
         client.close()
+
+
+def test_a_lag_redis_got_wrong_counts_no_phantom_depth(redis_url):
+    """After an AOF replay Redis's group `lag` can stay high with every entry delivered (make
+    chaos saw ~5,400 for good); ENTRIESREAD 0 makes Redis report the same kind of wrong lag."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for i in range(5):
+            client.xadd(STREAM, {"v": str(i)}, id=f"{1_000 + i}-0")
+        client.xgroup_create(STREAM, GROUP, id="$")
+        client.execute_command("XGROUP", "SETID", STREAM, GROUP, "$", "ENTRIESREAD", 0)
+        assert next(g for g in client.xinfo_groups(STREAM))["lag"] == 5  # Redis is wrong here
+        stats = queue_stats(client, now_ms=4_000)
+        assert (stats.depth, stats.lag_seconds) == (0, 0.0)
+    finally:
+        client.close()
