@@ -123,6 +123,11 @@ def test_category_and_event_texts_fall_back_field_by_field(editor, demo):
     assert "Premios fanfare" in home and description in home
     assert "Your votes decide." in home  # the event's tagline falls back
     assert "Premios fanfare" not in page(fans, "/") and description not in page(fans, "/pt-br/")
+    with psycopg.connect(demo) as conn:
+        (event_slug,) = conn.execute("SELECT slug FROM events WHERE id = %s", (event,)).fetchone()
+    assert "Premios fanfare" in page(fans, f"/es/leaderboard/{event_slug}")
+    assert "Premios fanfare" in page(fans, "/es/predictions")
+    assert "Premios fanfare" not in page(fans, f"/leaderboard/{event_slug}")
     preview = page(editor, f"/admin/events/{event}/translations/es/preview")
     assert "Premios fanfare" in preview and description in preview
     assert description in page(editor, f"/admin/categories/{category}/translations/es/preview")

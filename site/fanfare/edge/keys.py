@@ -162,9 +162,10 @@ def predictions_page(event_id: int) -> list[str]:
     return [PREDICTIONS, event(event_id)]
 
 
-def leaderboard_page() -> list[str]:
-    """Every leaderboard page: refreshed together with the materialized view."""
-    return [LEADERBOARD]
+def leaderboard_page(event_id: int | None = None) -> list[str]:
+    """A leaderboard page: refreshed together with the materialized view; an event's board
+    also shows the event's name."""
+    return [LEADERBOARD] if event_id is None else [LEADERBOARD, event(event_id)]
 
 
 def fan_card_page(public_id: str) -> list[str]:

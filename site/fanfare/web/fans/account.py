@@ -66,7 +66,7 @@ def signed_in_fan() -> None:
 
 
 def _account_page(status: int = 200, **context) -> Response:
-    fan, rows, event = None, [], catalog.current_event()
+    fan, rows, event = None, [], catalog.current_event(i18n.content_language())
     if g.fan_id is not None:
         with db.connection() as conn:
             fan = accounts.get(conn, g.fan_id)

@@ -22,7 +22,9 @@ def _board(scope: int, title: str) -> Response:
     with db.connection() as conn:
         rows = leaderboard.top(conn, scope, TOP_PLACES)
     body = render_template("fans/leaderboard.html", rows=rows, title=title, tier_of=tier_of)
-    return cacheable(make_response(body), FAN_PAGE, i18n.page_keys(keys.leaderboard_page()))
+    event_id = None if scope == leaderboard.OVERALL else scope
+    tags = i18n.page_keys(keys.leaderboard_page(event_id))
+    return cacheable(make_response(body), FAN_PAGE, tags)
 
 
 @bp.get("/leaderboard")
@@ -34,7 +36,7 @@ def overall() -> Response:
 @bp.get("/leaderboard/<slug>")
 def for_event(slug: str) -> Response:
     """The top fans of one event."""
-    event = catalog.current_event()
+    event = catalog.current_event(i18n.content_language())
     if event is None or event["slug"] != slug:
         abort(404)
     return _board(event["id"], _("Leaderboard · %(event)s", event=event["name"]))

@@ -55,7 +55,7 @@ MESSAGES = {
 @bp.get("/predictions")
 def predictions() -> Response:
     """Every round of the current event with its state and form; identical for every fan."""
-    event = catalog.current_event()
+    event = catalog.current_event(i18n.content_language())
     if event is None:
         abort(404)
     now = datetime.now(UTC)
