@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -47,6 +49,16 @@ def request(
         return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
     finally:
         conn.close()
+
+
+def fan_get(url: str) -> tuple[int, str, str]:
+    """A fan's GET: no cookies; status, X-Cache and body."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["X-Cache"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.headers["X-Cache"], exc.read().decode()
 
 
 def purge(edge: str, keys: str, *, soft: bool = False, source: str | None = None) -> Answer:

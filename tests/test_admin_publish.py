@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import redis
+from edge_http import fan_get
 
 from fanfare.edge.purge import PurgeClient
 from fanfare.votes.ballot import SHARED_CACHE_KEY, SHARED_CACHE_PREFIX
@@ -22,16 +23,6 @@ from workers import scheduler
 
 PASSWORD = "correct horse battery staple"
 OLD_BIO = "borrowed laptop between shifts"
-
-
-def fan_get(url: str) -> tuple[int, str, str]:
-    """A fan's GET: no cookies; returns status, X-Cache and body."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["X-Cache"], response.read().decode()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.headers["X-Cache"], exc.read().decode()
 
 
 class EditorBrowser:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from edge_http import fan_get
 
 from fanfare.app import create_web_app
 from fanfare.content import translations
@@ -240,16 +241,6 @@ def test_a_cross_origin_translation_post_is_refused(editor, demo):
 
 
 # ---- through a real edge ----------------------------------------------------------------------
-
-
-def fan_get(url: str) -> tuple[int, str, str]:
-    """A fan's GET: no cookies; status, X-Cache and body."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["X-Cache"], response.read().decode()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.headers["X-Cache"], exc.read().decode()
 
 
 def test_publishing_a_translation_purges_exactly_its_language_at_the_edge(

@@ -81,10 +81,7 @@ def publish(
 ) -> set[str]:
     """Publish the draft now (at=None) or schedule it for `at`; return the keys to purge now."""
     with conn.transaction():
-        row = live(conn, kind, target_id, lock=True)
-        translation = one(conn, Q.one_locked, (kind, target_id, language))
-        if row is None:
-            raise PublishError("That item does not exist any more.")
+        row, translation = _locked(conn, kind, target_id, language)
         if translation is None or translation["draft"] is None:
             raise PublishError("There are no unpublished changes to this translation.")
         if at is not None:
@@ -105,16 +102,24 @@ def unpublish(
 ) -> set[str]:
     """Withdraw the published translation (its draft stays); return the keys to purge."""
     with conn.transaction():
-        row = live(conn, kind, target_id, lock=True)
-        translation = one(conn, Q.one_locked, (kind, target_id, language))
-        if row is None:
-            raise PublishError("That item does not exist any more.")
+        row, translation = _locked(conn, kind, target_id, language)
         if translation is None or translation["texts"] is None:
             raise PublishError("This translation is not published.")
         conn.execute(Q.unpublish, (kind, target_id, language))
         conn.execute(Q.unschedule, (kind, target_id, language))
         audit.record(conn, editor, "unpublish translation", kind, target_id, {"language": language})
         return _purge_keys(conn, kind, row, language, sorted(translation["texts"]))
+
+
+def _locked(
+    conn: psycopg.Connection, kind: str, target_id: int, language: str
+) -> tuple[dict, dict | None]:
+    """The live row and its translation in this language, both locked for the transaction."""
+    row = live(conn, kind, target_id, lock=True)
+    translation = one(conn, Q.one_locked, (kind, target_id, language))
+    if row is None:
+        raise PublishError("That item does not exist any more.")
+    return row, translation
 
 
 def _purge_keys(
