@@ -24,12 +24,20 @@ sub vcl_recv {
 }
 
 sub vcl_backend_fetch {
-    if (bereq.method == "POST" && bereq.url ~ "^/votes(\?|$)") {
-        // A fresh connection for every vote. On a reused connection that fails, Varnish
-        // silently resends the request once, and with the body cached (normalize.vcl) a vote
-        // that ingest had already queued would be queued again for a newly minted voter:
-        // measured by make chaos, 9 votes counted twice when an ingest worker was killed.
-        set bereq.http.Connection = "close";
+    if (bereq.method == "POST" && bereq.url ~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes(/|\?|$)") {
+        // Connections to ingest are reused, and on a reused connection that fails before the
+        // answer, Varnish silently resends the request once (its body is cached, normalize.vcl).
+        // If ingest had queued the vote before the connection died, a vote without the
+        // browser's press key would be queued twice, for a newly minted voter (make chaos
+        // counted 9 such votes twice when an ingest worker was killed). So every vote fetch
+        // carries its own id, the same on the resend, and ingest takes it as the press key of
+        // a vote that has none: the resend answers the first send's receipt. A fresh connection
+        // per vote instead cost a TCP handshake and an accept() per vote, and a spike's worth of
+        // them (tests/test_ingest_lost_reply.py has the resend).
+        set bereq.http.X-Edge-Fetch-Id = "edge-"
+            + std.integer(real=std.random(1000000000, 2000000000), fallback=0) + "-"
+            + std.integer(real=std.random(1000000000, 2000000000), fallback=0) + "-"
+            + bereq.xid;
     }
 }
 

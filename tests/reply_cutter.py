@@ -2,7 +2,9 @@
 
 While `cutting` names a command (b"EVALSHA"), a connection that sends it has the command
 delivered to Redis (so it runs) and is then closed the moment Redis's reply arrives, before the
-reply reaches the client: a reply lost to a crash or a network cut, after the fact.
+reply reaches the client: a reply lost to a crash or a network cut, after the fact. It relays
+any TCP protocol: b"POST /VOTES" in front of ingest loses an HTTP answer the same way (the
+watched bytes are matched upper-cased).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class ReplyCutter:
         self.port = self.listener.getsockname()[1]
         self.cutting: bytes | None = None
         self.cut = 0  # replies lost so far
+        self.max_cuts: int | None = None  # stop cutting after this many (None: never stop)
         self.open = True
 
     @property
@@ -43,6 +46,12 @@ class ReplyCutter:
                 return
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
+    def _watched(self, sent: bytes) -> bool:
+        """Whether these bytes carry the watched command, and cuts are still to be made."""
+        if not self.cutting or self.cutting not in sent.upper():
+            return False
+        return self.max_cuts is None or self.cut < self.max_cuts
+
     def _relay(self, client: socket.socket) -> None:
         """Copy bytes both ways; once the watched command went up, cut at its reply."""
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
@@ -56,7 +65,7 @@ class ReplyCutter:
                     if not data:
                         return
                     if key.fileobj is client:
-                        armed = armed or bool(self.cutting and self.cutting in data.upper())
+                        armed = armed or self._watched(data)
                     elif armed:
                         self.cut += 1
                         return  # the command ran; its reply dies with the connection

@@ -18,6 +18,7 @@ from reply_cutter import ReplyCutter
 
 from fanfare.ingest.voters import COOKIE, _signer_for
 from fanfare.votes.stream import STREAM
+from harness.process import wait_http
 from harness.stack import SECRET_KEY
 
 HX = {"HX-Request": "true"}
@@ -97,3 +98,41 @@ def test_a_resend_after_a_lost_reply_answers_the_same_receipt(cut_stack, demo, r
     votes = stored(demo, category)
     assert set(votes) == expected and all(votes.values())
     assert tally(demo, category) == before + 3
+
+
+@pytest.fixture
+def edge_over_cutter(make_stack, demo, redis_url):
+    """The whole vote path, with the edge reaching ingest through the cutter."""
+    stack = make_stack(demo, redis_url, "web", "ingest", "worker", **OPEN_LIMITS)
+    with ReplyCutter(stack.ports["ingest"]) as cutter:
+        edge_env = {"FANFARE_INGEST_PORT": str(cutter.port)}
+        stack.spawn("edge", ["bash", "-c", stack.commands["edge"]], env=edge_env)
+        wait_http(stack.url("edge") + "/healthz", timeout=30)
+        yield cutter, stack.url("edge")
+
+
+def test_the_edges_own_resend_of_a_vote_whose_answer_was_lost_counts_once(
+    edge_over_cutter, demo
+):
+    """Varnish resends a request once when a reused connection dies before the answer. A vote
+    without a press key (no JavaScript) then carries the edge's fetch id, the same both times,
+    and the resend answers the first send's receipt."""
+    cutter, edge = edge_over_cutter
+    form = open_vote(demo)
+    category = form["category"]
+    before = tally(demo, category)
+    # The first vote opens the edge's connection to ingest, which the edge keeps for the next.
+    status, headers, _ = post_vote(edge, form)
+    assert status == 303
+    first = headers["Location"].rsplit("/", 1)[-1]
+
+    cutter.cutting, cutter.max_cuts = b"POST /VOTES", 1
+    status, headers, _ = post_vote(edge, form)
+    assert cutter.cut == 1  # ingest queued it and answered; the answer died on the way
+    assert status == 303  # the edge's resend, on a fresh connection, got the receipt
+    second = headers["Location"].rsplit("/", 1)[-1]
+
+    wait_until(lambda: {first, second} <= stored(demo, category).keys(), timeout=30)
+    votes = stored(demo, category)
+    assert set(votes) == {first, second} and all(votes.values())
+    assert tally(demo, category) == before + 2

@@ -50,6 +50,8 @@ REASON_STATUS = {
 }
 # A press key, made by the browser for one press of the Vote button (static/js/vote-retry.js).
 PRESS = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# The edge's id for one fetch of a vote, the same on its own resend (cdn/routing.vcl).
+EDGE_FETCH_ID = "X-Edge-Fetch-Id"
 
 
 def _form_id(form: MultiDict[str, str], name: str) -> int:
@@ -61,11 +63,13 @@ def _form_id(form: MultiDict[str, str], name: str) -> int:
 
 
 def _press(form: MultiDict[str, str], vote_id: uuid.UUID) -> str:
-    """The browser's key for this press; without JS, the new vote's own id (random enough, and
-    no second draw from the OS), which the retry page keeps."""
+    """The browser's key for this press; without JS, the edge's id for this fetch, so that the
+    edge's own resend of it counts once; straight to ingest, the new vote's own id (random
+    enough, and no second draw from the OS). The retry page keeps whichever it is."""
     raw = form.get("press")
     if raw is None:
-        return vote_id.hex
+        fetch_id = request.headers.get(EDGE_FETCH_ID)
+        return fetch_id if fetch_id and PRESS.fullmatch(fetch_id) else vote_id.hex
     if not PRESS.fullmatch(raw):
         raise Problem(400, "malformed")
     return raw
