@@ -111,9 +111,7 @@ def edge_over_cutter(make_stack, demo, redis_url):
         yield cutter, stack.url("edge")
 
 
-def test_the_edges_own_resend_of_a_vote_whose_answer_was_lost_counts_once(
-    edge_over_cutter, demo
-):
+def test_the_edges_own_resend_of_a_vote_whose_answer_was_lost_counts_once(edge_over_cutter, demo):
     """Varnish resends a request once when a reused connection dies before the answer. A vote
     without a press key (no JavaScript) then carries the edge's fetch id, the same both times,
     and the resend answers the first send's receipt."""
