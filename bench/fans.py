@@ -2,12 +2,13 @@
 
 Each connection carries one fan at a time. A fan presses Vote (a random `press` key for that
 press); on a 503 or 429 with Retry-After it waits that long plus up to 2 s of jitter and resends
-the same press, up to `--tries` sends; a 202 ends it accepted. Like a browser (and like wrk) a fan
-keeps waiting for a slow answer: an answer later than 2 s (wrk's timeout) counts as a timeout,
-and only one not there after ABANDON_S ends the fan. New fans start until `--seconds` have
-passed; fans then waiting to resend finish their tries (at most `--tail` seconds more). wrk
-cannot do this: its Lua sees no connection, so it cannot tell which fan an answer belongs to.
-Latencies are kept per status (202, 503, ...) and for each fan's first answer.
+the same press (marked X-Vote-Resend, as the form marks it), up to `--tries` sends; a 202 ends
+it accepted. Like a browser (and like wrk) a fan keeps waiting for a slow answer: an answer
+later than 2 s (wrk's timeout) counts as a timeout, and only one not there after ABANDON_S ends
+the fan. New fans start until `--seconds` have passed; fans then waiting to resend finish their
+tries (at most `--tail` seconds more). wrk cannot do this: its Lua sees no connection, so it
+cannot tell which fan an answer belongs to. Latencies are kept per status (202, 503, ...) and
+for each fan's first answer.
 
 usage: python fans.py URL --connections N --seconds S --category C --nominees 1,2 [--tries 4]
 """
@@ -61,10 +62,24 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, request: bytes) -> tuple[int, dict[str, str]]:
-        """Send one request; its status and headers (the body is read and dropped)."""
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
+        """Send one request; its status and headers (the body is read and dropped).
+
+        A kept connection that the server closed while idle (Varnish's timeout_idle is 5 s, and
+        a fan waits out Retry-After on it) fails before any answer: like a browser, send the
+        request again on a new connection, once, rather than count a failed send.
+        """
+        if self.writer is not None:
+            try:
+                return await self._send(request)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise  # part of an answer came: not an idle close
+                self.close()
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return await self._send(request)
+
+    async def _send(self, request: bytes) -> tuple[int, dict[str, str]]:
+        assert self.reader is not None and self.writer is not None
         self.writer.write(request)
         head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         status = int(head[0].split(" ", 2)[1])
@@ -88,21 +103,24 @@ class Connection:
         self.reader = self.writer = None
 
 
-def _request(host: str, path: str, body: str) -> bytes:
+def _request(host: str, path: str, body: str, *, resend: bool = False) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
         "HX-Request: true\r\nSec-Fetch-Site: same-origin\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n{body}"
+        + ("X-Vote-Resend: 1\r\n" if resend else "")
+        + f"Content-Length: {len(body)}\r\n\r\n{body}"
     ).encode()
 
 
 async def _fan(conn: Connection, tally: Tally, form: dict, target: tuple, tries: int) -> None:
     """One fan: press, resend after Retry-After while refused, up to `tries` sends."""
     host, path, tail_end = target
-    request = _request(host, path, urlencode({**form, "press": secrets.token_urlsafe(16)}))
+    body = urlencode({**form, "press": secrets.token_urlsafe(16)})
+    first, resend = _request(host, path, body), _request(host, path, body, resend=True)
     tally.fans += 1
     for send in range(1, tries + 1):
+        request = first if send == 1 else resend
         tally.sends += 1
         started = time.monotonic()
         try:

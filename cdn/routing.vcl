@@ -6,7 +6,15 @@ sub vcl_recv {
     // A receipt in another language (/ko/votes/<receipt>) goes to ingest too; ingest knows the
     // languages and answers an unknown prefix 404.
     if (req.url ~ "^(/[a-z]{2}(-[a-z]{2})?)?/votes(/|\?|$)") {
-        set req.backend_hint = ingest;
+        // A resend after Retry-After (the htmx form marks it) has its own connections to
+        // ingest (scripts/edge.sh): under overload the first presses are shed at once, while
+        // the fans who already waited get in, instead of losing the draw again.
+        if (req.method == "POST" && req.http.X-Vote-Resend) {
+            set req.backend_hint = ingest_resend;
+        } else {
+            set req.backend_hint = ingest;
+        }
+        unset req.http.X-Vote-Resend;
         return (pass);
     }
     set req.backend_hint = web;

@@ -115,7 +115,8 @@ class BusyEdge:
     """Stands in for a saturated edge: answers the first `busy` vote posts 503 + Retry-After.
 
     `forward_first` sends the first post on to ingest for real and hides its answer, as when a
-    vote was queued but its 202 was lost on the way. Every post's press key is recorded.
+    vote was queued but its 202 was lost on the way. Every post's press key is recorded, and
+    whether it said it was a resend (X-Vote-Resend, which gives it the edge's resend lane).
     """
 
     def __init__(self, busy: int, *, retry_after: str = "1", forward_first: bool = False) -> None:
@@ -123,11 +124,13 @@ class BusyEdge:
         self.retry_after = retry_after
         self.forward_first = forward_first
         self.presses: list[str] = []
+        self.resends: list[bool] = []
         self.hidden_answers: list[str] = []
 
     def __call__(self, route: Route) -> None:
         form = urllib.parse.parse_qs(route.request.post_data or "")
         self.presses.append(form.get("press", [""])[0])
+        self.resends.append(route.request.headers.get("x-vote-resend") == "1")
         if len(self.presses) > self.busy:
             route.continue_()
             return
@@ -158,6 +161,7 @@ def test_with_javascript_a_busy_answer_is_retried_and_then_shows_the_receipt(pag
     expect(category.vote_outcome).to_contain_text("Your vote for Nova Reyes is in", timeout=10_000)
     assert len(edge.presses) == 2
     assert re.fullmatch(r"[0-9a-f]{32}", edge.presses[0]) and edge.presses[1] == edge.presses[0]
+    assert edge.resends == [False, True]
 
 
 def test_with_javascript_a_resend_of_a_queued_vote_shows_its_one_receipt(page: Page, base_url):
@@ -181,6 +185,7 @@ def test_with_javascript_it_stops_after_a_few_tries_and_says_so(page: Page, base
 
     expect(category.vote_outcome).to_contain_text("Still busy after 4 tries", timeout=15_000)
     assert len(edge.presses) == 4 and len(set(edge.presses)) == 1
+    assert edge.resends == [False, True, True, True]
 
 
 def test_without_javascript_the_503_page_keeps_the_vote_to_send_again(

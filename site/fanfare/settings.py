@@ -86,6 +86,7 @@ DEFAULTS: dict[str, object] = {
     "VOTE_MIN_IN_FLIGHT": 100,  # votes a worker always admits at once, before it knows its rate
     "VOTE_CLOCK_SKEW_MS": 2000,  # ingest's clock may differ from Redis's by this; beyond, 503
     "EDGE_INGEST_CONNECTIONS": 100,  # the edge's connections to each ingest; past them, its own 503
+    "EDGE_INGEST_RESEND_CONNECTIONS": 100,  # and more for resends after a Retry-After
     "BALLOT_REFRESH_SECONDS": 1.0,  # how stale one ingest process's ballot may be
     "BALLOT_CACHE_SECONDS": 2,  # how stale the ballot shared by ingest processes may be
     "CLAIM_IDLE_MS": 30000,  # a writer takes over another's unacked entries after this long

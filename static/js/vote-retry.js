@@ -30,6 +30,8 @@
           if (press) clearTimeout(press.timer)
           form.voteRetry = press = { key: newKey(), sends: 0 }
         }
+        // A resend says so: the edge keeps connections to ingest for resends (cdn/routing.vcl).
+        if (press.resending) d.headers['X-Vote-Resend'] = '1'
         press.resending = false
         press.sends++
         d.parameters.press = press.key
