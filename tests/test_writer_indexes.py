@@ -1,6 +1,6 @@
-"""Migration 0070: the writer's index on votes is gone, and windows answer "has votes" through
-voter_usage (publishing.sql window_has_votes), charged by the writer for every vote valid in
-a window."""
+"""Migrations 0070 and 0071, for the vote writer's insert: the unused index on votes is gone and
+windows answer "has votes" through voter_usage (publishing.sql window_has_votes), charged by the
+writer for every vote valid in a window; voter_usage's window is checked once per statement."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from test_vote_writer import ballot_ids, vote_for
 
 from fanfare.content.drafts import PublishError
 from fanfare.content.publishing import _apply_windows
-from workers.vote_store import store
+from fanfare.votes.ballot import load_ballot
+from workers.vote_store import prepare, store
 
 
 def test_migration_0070_applies_and_drops_the_unused_index(demo):
@@ -58,3 +59,58 @@ def test_over_the_quota_a_vote_still_holds_its_window(demo):
             _keep_none(conn, category)
     assert [statuses[v.vote_id][0] for v in votes] == ["counted"] * 3 + ["rejected"]
     assert used == 4
+
+
+# Migration 0071: voter_usage's window checked once per statement, not by a row-by-row FK.
+
+
+def test_a_vote_for_a_window_deleted_after_judging_refuses_the_batch(demo):
+    category, window, _ = ballot_ids(demo, "breakthrough-artist")
+    vote = vote_for(demo, "breakthrough-artist")
+    with psycopg.connect(demo, autocommit=True) as conn:
+        prepared = prepare([vote], load_ballot(conn))  # judged while the window was there
+        conn.execute("DELETE FROM voting_windows WHERE id = %s", (window,))
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            store(conn, [vote], prepared)
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM votes WHERE vote_id = %s", (vote.vote_id,)
+            ).fetchone()[0]
+            == 0
+        )
+
+
+def test_a_deleted_window_takes_its_usage_rows_with_it(demo):
+    category, window, _ = ballot_ids(demo, "breakthrough-artist")
+    with psycopg.connect(demo, autocommit=True) as conn:
+        store(conn, [vote_for(demo, "breakthrough-artist", voter=f"v{i}") for i in range(3)])
+        conn.execute("DELETE FROM voting_windows WHERE id = %s", (window,))
+        left = conn.execute("SELECT count(*) FROM voter_usage WHERE window_id = %s", (window,))
+        assert left.fetchone()[0] == 0
+
+
+def test_a_category_deleted_takes_its_windows_usage_with_it(demo):
+    category, window, _ = ballot_ids(demo, "breakthrough-artist")
+    with psycopg.connect(demo, autocommit=True) as conn:
+        store(conn, [vote_for(demo, "breakthrough-artist")])
+        conn.execute("DELETE FROM tallies WHERE category_id = %s", (category,))
+        conn.execute("DELETE FROM categories WHERE id = %s", (category,))
+        left = conn.execute("SELECT count(*) FROM voter_usage WHERE window_id = %s", (window,))
+        assert left.fetchone()[0] == 0
+
+
+def test_a_window_being_charged_cannot_be_deleted_until_the_batch_ends(demo):
+    _, window, _ = ballot_ids(demo, "breakthrough-artist")
+    with psycopg.connect(demo) as charging, psycopg.connect(demo) as deleting:
+        charging.execute(
+            "INSERT INTO voter_usage (window_id, voter_id, used) VALUES (%s, 'x', 1)", (window,)
+        )
+        deleting.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            deleting.execute("DELETE FROM voting_windows WHERE id = %s", (window,))
+        deleting.rollback()
+        charging.commit()
+        deleting.execute("DELETE FROM voting_windows WHERE id = %s", (window,))
+        deleting.commit()
+        left = charging.execute("SELECT count(*) FROM voter_usage WHERE window_id = %s", (window,))
+        assert left.fetchone()[0] == 0
