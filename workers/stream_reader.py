@@ -11,7 +11,7 @@ import redis
 
 from fanfare.infra.redis_checks import ServerCheck
 from fanfare.votes.stream import GROUP, STREAM
-from workers.read_ahead import Batch, Entry, ReadAhead, decode_batch
+from workers.read_ahead import Batch, Entry, Prepare, ReadAhead, decode_batch
 from workers.stream_upkeep import entry_order
 
 log = logging.getLogger("fanfare.vote_writer")
@@ -31,6 +31,7 @@ class StreamReader:
         batch: int,
         claim_idle_ms: int,
         server_check: ServerCheck,
+        prepare: Prepare | None = None,
     ) -> None:
         self.redis = r
         self.consumer = consumer
@@ -41,7 +42,7 @@ class StreamReader:
         self.group_ready = False
         self._claim_cursor = "0-0"
         self._next_claim = 0.0
-        self._ahead = ReadAhead(self._read_new)
+        self._ahead = ReadAhead(self._read_new, prepare)
 
     def next_batch(self) -> tuple[Batch, bool]:
         """The next batch to handle, and whether it was delivered before (claimed or own

@@ -1,113 +1,169 @@
 """One batch of votes into PostgreSQL, in one transaction: each vote stored once, judged again.
 
-The judged batch is COPied (binary) into a session-temporary staging table, then moved into votes
-by one set-based statement: INSERT ... ON CONFLICT (vote_id) DO NOTHING, which also charges the
-really new valid votes to their voter's quota (voter_usage) and returns each new vote with its
-voter's usage. Votes past max_votes_per_voter are marked rejected; the rest are added to tallies.
-A redelivered batch therefore changes nothing and reports what was decided the first time.
+The batch is judged in Python (prepare(): the shared ballot rules), COPied (binary) into a
+session-temporary staging table, then stored by one set-based statement (votes.sql store_staged):
+INSERT ... ON CONFLICT (vote_id) DO NOTHING, charging the really new valid votes to their voter's
+quota (voter_usage), marking those past max_votes_per_voter rejected (the earliest of a voter's
+votes count) and adding the rest to tallies; the COMMIT goes in the same round trip. It answers
+only the exceptions: votes stored before (redelivered) and votes past the quota. A redelivered
+batch therefore changes nothing and reports what was decided the first time.
+
+The read-ahead thread can prepare the next batch while this one is stored (BallotAhead): the
+ballot it judges by is then loaded on a connection of its own just before the batch's
+transaction, which READ COMMITTED makes no different in kind from loading it inside.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from fanfare.infra import sql
-from fanfare.votes.ballot import Ballot, Reason, Verdict, allowed_votes, judge, load_ballot
+from fanfare.votes.ballot import Ballot, Reason, load_ballot
+from fanfare.votes.ballot import judge as judge_vote
 from fanfare.votes.stream import Vote
 
+log = logging.getLogger("fanfare.vote_writer")
 Q = sql.queries("votes")
-# The staging table's column types, in order, for the binary COPY.
-# The staging table's columns (votes.sql create_staging); the last four: the review signals.
+
+Status = tuple[str, str | None]  # ("counted" | "rejected", reason)
+COUNTED: Status = ("counted", None)
+OVER_QUOTA: Status = ("rejected", Reason.OVER_QUOTA.value)
+# The staging table's columns (votes.sql begin_batch), in order, for the binary COPY; the last
+# four: the review signals.
 STAGING_TYPES = ["uuid", "int8", "int8", "int8", "text", "text", "timestamptz", "bool", "text",
                  "text", "text", "bool", "bool"]  # fmt: skip
 
-Status = tuple[str, str | None]  # ("counted" | "rejected", reason)
-Judged = list[tuple[Vote, Verdict]]
+
+@dataclass
+class Prepared:
+    """A batch judged: its staging rows, and each vote's status if it is new and in quota."""
+
+    votes: list[Vote]
+    rows: list[tuple]
+    statuses: dict[uuid.UUID, Status]
 
 
-def _columns(rows: Iterable[tuple]) -> list[list]:
-    """Rows to per-column lists, for unnest()."""
-    return [list(column) for column in zip(*rows, strict=True)]
-
-
-def _status(verdict: Verdict) -> Status:
-    return ("counted", None) if verdict.valid else ("rejected", verdict.reason)
-
-
-def _insert(cur: psycopg.Cursor, judged: Judged) -> dict[uuid.UUID, int | None]:
-    """Store every vote once, charging the quota; return the new ids with their voter's usage."""
-    cur.execute(Q.create_staging)
-    with cur.copy(Q.copy_staging) as copy:
-        copy.set_types(STAGING_TYPES)
-        for v, j in judged:
-            window_id = j.window.id if j.window else v.window_id
-            copy.write_row(
-                (v.vote_id, v.category_id, v.nominee_id, window_id, v.voter_id, v.ip_hash,
-                 v.cast_at, j.reason is None, j.reason,
-                 v.subnet_hash, v.ua_hash, v.new_voter, v.challenge_solved)
-            )  # fmt: skip
-    cur.execute(Q.insert_and_charge)
-    return dict(cur.fetchall())
-
-
-def _decided_before(cur: psycopg.Cursor, vote_ids: list[uuid.UUID]) -> dict[uuid.UUID, Status]:
-    """What an earlier transaction decided for redelivered votes."""
-    if not vote_ids:
-        return {}
-    cur.execute(Q.decided_before, (vote_ids,))
-    return {vid: ("counted", None) if ok else ("rejected", why) for vid, ok, why in cur}
-
-
-def _over_quota(
-    cur: psycopg.Cursor,
-    ballot: Ballot,
-    fresh: list[tuple[Vote, int]],
-    used: dict[uuid.UUID, int | None],
-) -> set[uuid.UUID]:
-    """Mark the new valid votes past max_votes_per_voter rejected; return their ids.
-
-    Within a batch a voter's votes are charged in vote_id (= time) order, so the earliest count.
-    """
-    asked: dict[tuple[int, str], list[Vote]] = defaultdict(list)
-    for vote, window_id in sorted(fresh, key=lambda pair: pair[0].vote_id.int):
-        asked[(window_id, vote.voter_id)].append(vote)
-    over: set[uuid.UUID] = set()
-    for mine in asked.values():
-        total = used[mine[0].vote_id] or 0  # the voter's usage in the window, this batch included
-        quota = ballot.categories[mine[0].category_id].max_votes_per_voter
-        over |= {v.vote_id for v in mine[allowed_votes(total - len(mine), len(mine), quota) :]}
-    if over:
-        cur.execute(Q.reject_votes, (Reason.OVER_QUOTA.value, list(over)))
-    return over
-
-
-def _add_tallies(cur: psycopg.Cursor, counted: list[Vote]) -> None:
-    tally: dict[tuple[int, int], int] = defaultdict(int)
-    for vote in counted:
-        tally[(vote.category_id, vote.nominee_id)] += 1
-    if tally:
-        cur.execute(Q.add_tallies, _columns((c, n, tally[(c, n)]) for c, n in sorted(tally)))
-
-
-def store(conn: psycopg.Connection, votes: list[Vote]) -> tuple[dict[uuid.UUID, Status], set[int]]:
-    """Write a batch in one transaction; return each vote's status and the categories changed."""
+def prepare(votes: list[Vote], ballot: Ballot) -> Prepared:
+    """Judge every vote by the ballot and lay the batch out as staging rows."""
     # A retried XADD can put one vote in a batch twice: judge and charge it once.
     votes = list({vote.vote_id: vote for vote in votes}.values())
-    with conn.transaction():
-        ballot = load_ballot(conn)
-        judged = [(v, judge(ballot, v.category_id, v.nominee_id, v.cast_at)) for v in votes]
-        cur = conn.cursor(row_factory=tuple_row)
-        used = _insert(cur, judged)
-        statuses = {vote.vote_id: _status(verdict) for vote, verdict in judged}
-        statuses.update(_decided_before(cur, [vid for vid in statuses if vid not in used]))
-        fresh = [(v, j.window.id) for v, j in judged if j.window and v.vote_id in used]
-        over = _over_quota(cur, ballot, fresh, used)
-        statuses.update({vid: ("rejected", Reason.OVER_QUOTA.value) for vid in over})
-        counted = [vote for vote, _ in fresh if vote.vote_id not in over]
-        _add_tallies(cur, counted)
-    return statuses, {vote.category_id for vote in counted}
+    rows = []
+    statuses: dict[uuid.UUID, Status] = {}
+    for v in votes:
+        verdict = judge_vote(ballot, v.category_id, v.nominee_id, v.cast_at)
+        reason = verdict.reason and verdict.reason.value
+        window_id = verdict.window.id if verdict.window else v.window_id
+        rows.append(
+            (v.vote_id, v.category_id, v.nominee_id, window_id, v.voter_id, v.ip_hash,
+             v.cast_at, reason is None, reason,
+             v.subnet_hash, v.ua_hash, v.new_voter, v.challenge_solved)
+        )  # fmt: skip
+        statuses[v.vote_id] = COUNTED if reason is None else ("rejected", reason)
+    return Prepared(votes, rows, statuses)
+
+
+def store(
+    conn: psycopg.Connection, votes: list[Vote], prepared: Prepared | None = None
+) -> tuple[dict[uuid.UUID, Status], set[int]]:
+    """Write a batch in one transaction; return each vote's status and the categories changed.
+
+    `prepared`: the same votes judged ahead (BallotAhead); else the ballot is loaded here.
+    """
+    if prepared is None:
+        prepared = prepare(votes, load_ballot(conn))
+    cur = conn.cursor(row_factory=tuple_row)
+    try:
+        cur.execute(Q.begin_batch)
+        with cur.copy(Q.copy_staging) as copy:
+            copy.set_types(STAGING_TYPES)
+            for row in prepared.rows:
+                copy.write_row(row)
+        cur.execute(Q.store_staged)  # ... and COMMIT
+        exceptions = cur.fetchall()
+    except BaseException:
+        if conn.info.transaction_status != TransactionStatus.IDLE and not conn.broken:
+            conn.rollback()
+        raise
+    statuses = dict(prepared.statuses)
+    over = [vote_id for vote_id, past_quota in exceptions if past_quota]
+    old = [vote_id for vote_id, past_quota in exceptions if past_quota is None]
+    if old:  # committed now, whether by an earlier batch or by a writer we waited for
+        cur.execute(Q.decided_before, (old,))
+        statuses.update((vid, COUNTED if ok else ("rejected", why)) for vid, ok, why in cur)
+    statuses.update((vote_id, OVER_QUOTA) for vote_id in over)
+    skip = {*over, *old}
+    changed = {
+        vote.category_id
+        for vote in prepared.votes
+        if vote.vote_id not in skip and statuses[vote.vote_id] == COUNTED
+    }
+    return statuses, changed
+
+
+def store_or_split(
+    connection: Callable[[], psycopg.Connection],
+    decoded: list[tuple[bytes, dict, Vote]],
+    dead: list[tuple[bytes, dict, str]],
+    prepared: Prepared | None = None,
+) -> tuple[dict[uuid.UUID, Status], set[int]]:
+    """The batch in one transaction; if PostgreSQL rejects it, vote by vote: a vote refused
+    alone joins `dead` (entry id, fields, why). PostgreSQL away (OperationalError) propagates:
+    the whole batch is retried after a backoff. `connection` is only asked for with votes."""
+    if not decoded:
+        return {}, set()
+    conn = connection()
+    try:
+        return store(conn, [vote for _, _, vote in decoded], prepared)
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error:
+        log.exception("batch refused; storing its %d votes one by one", len(decoded))
+    statuses: dict[uuid.UUID, Status] = {}
+    changed: set[int] = set()
+    for entry_id, fields, vote in decoded:
+        try:
+            one_status, one_changed = store(conn, [vote])
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            dead.append((entry_id, fields, f"refused by PostgreSQL: {exc}"))
+            continue
+        statuses.update(one_status)
+        changed |= one_changed
+    return statuses, changed
+
+
+class BallotAhead:
+    """The ballot for batches prepared in the read-ahead thread, on a connection of its own.
+
+    If PostgreSQL is away the batch goes unprepared: the writer then loads the ballot itself,
+    in its batch transaction, and fails (and retries) there as it always has.
+    """
+
+    def __init__(self, connect: Callable[[], psycopg.Connection]) -> None:
+        self._connect = connect
+        self._conn: psycopg.Connection | None = None
+
+    def prepare(self, votes: list[Vote]) -> Prepared | None:
+        if not votes:
+            return None
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            return prepare(votes, load_ballot(self._conn))
+        except psycopg.Error as exc:
+            log.debug("ballot not loaded ahead: %s", exc)
+            self.close()
+            return None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

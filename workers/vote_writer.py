@@ -6,7 +6,9 @@ applies the per-window quota (voter_usage), adds the counted ones to tallies, an
 then are the entries XACKed and the receipts marked. A crash anywhere before the ACK means the
 entries are delivered again (own pending list on restart, XAUTOCLAIM for other consumers') and
 absorbed by the primary key. The next batch is read and decoded in a thread while this one is
-stored (read_ahead.py). Several writers may run at once.
+stored (read_ahead.py), and judged there by a ballot loaded on a connection of its own
+(vote_store.BallotAhead); two batches are stored at once, on two connections (in_flight.py).
+Several writers may run at once.
 
 An entry delivered more than WRITER_MAX_DELIVERIES times is stored alone; if it still fails for a
 reason of its own (not PostgreSQL or Redis being away), it goes to the dead-letter stream and its
@@ -21,8 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,12 +36,13 @@ from fanfare.edge import keys
 from fanfare.edge.purge import PurgeClient, client_from_settings
 from fanfare.infra import connect, metrics
 from fanfare.infra.redis_checks import RedisUnfit, ServerCheck
-from fanfare.votes.stream import GROUP, STREAM, Vote, mark_receipts
+from fanfare.votes.stream import GROUP, STREAM, mark_receipts
 from workers import stream_upkeep
+from workers.in_flight import DEPTH, InFlight
 from workers.lifecycle import Backoff, setup_logging, stop_on_signals
 from workers.read_ahead import Batch, Entry, decode_batch
 from workers.stream_reader import BLOCK_MS, StreamReader
-from workers.vote_store import Status, store
+from workers.vote_store import BallotAhead, store_or_split
 
 log = logging.getLogger("fanfare.vote_writer")
 
@@ -79,15 +82,20 @@ class VoteWriter:
         self.forget_consumer_after_ms = FORGET_CONSUMER_AFTER_MS
         self.max_deliveries = max_deliveries
         self.dead_letters_maxlen = dead_letters_maxlen
+        self.ahead = BallotAhead(lambda: self._connect(APPLICATION + "-ballot"))
         self.reader = StreamReader(
             redis_client,
             consumer=self.consumer,
             batch=batch,
             claim_idle_ms=claim_idle_ms,
             server_check=server_check or ServerCheck(production=False),
+            prepare=self.ahead.prepare,
         )
         self.stopping = False
-        self.conn: psycopg.Connection | None = None
+        self.in_flight = InFlight(DEPTH)
+        self._local = threading.local()  # each thread's batch connection
+        self._conns: list[psycopg.Connection] = []
+        self._lock = threading.Lock()  # _dirty and _conns, shared with the store threads
         self._next_trim = 0.0
         self._dirty: set[int] = set()
         self._last_purge = 0.0
@@ -117,8 +125,12 @@ class VoteWriter:
         """One read-store-ack round (or a claim round); returns how many entries it handled."""
         try:
             batch, redelivered = self.reader.next_batch()
-            if batch.entries:
-                self.handle(batch, redelivered=redelivered)
+            if batch.entries and not redelivered:
+                self.in_flight.submit(lambda: self.handle(batch))
+            else:
+                self.in_flight.wait()  # redelivered entries (or none): nothing else in flight
+                if batch.entries:
+                    self.handle(batch, redelivered=True)
             self._maybe_purge()
             self._maybe_trim()
         except redis.ResponseError as exc:
@@ -144,14 +156,16 @@ class VoteWriter:
                 if not batch.entries:
                     return
         started = time.monotonic()
-        entries, dead = batch.entries, batch.dead
-        statuses, changed = self._store(batch.votes, dead)
+        entries, votes, dead = batch.entries, batch.votes, batch.dead
+        # One transaction; if PostgreSQL rejects it, vote by vote (poison aside, to `dead`).
+        statuses, changed = store_or_split(self._connection, votes, dead, batch.prepared)
         pipe = self.redis.pipeline(transaction=True)
         unprocessable = stream_upkeep.dead_letter(pipe, dead, maxlen=self.dead_letters_maxlen)
         mark_receipts(pipe, {**statuses, **unprocessable})
         pipe.xack(STREAM, GROUP, *(entry_id for entry_id, _ in entries))
         pipe.execute()
-        self._dirty |= changed
+        with self._lock:
+            self._dirty |= changed
         metrics.batch_written(
             time.monotonic() - started, entries=len(entries), statuses=statuses, dead=len(dead)
         )
@@ -183,38 +197,24 @@ class VoteWriter:
         pipe.execute()
         metrics.batch_written(0.0, entries=1, statuses={}, dead=1)
 
-    def _store(
-        self, decoded: list[tuple[bytes, dict, Vote]], dead: list[tuple[bytes, dict, str]]
-    ) -> tuple[dict[uuid.UUID, Status], set[int]]:
-        """The batch in one transaction; if PostgreSQL rejects it, vote by vote (poison aside)."""
-        if not decoded:
-            return {}, set()
-        conn = self._connection()
-        try:
-            return store(conn, [vote for _, _, vote in decoded])
-        except psycopg.OperationalError:
-            raise  # PostgreSQL is away: the whole batch is retried after a backoff
-        except psycopg.Error:
-            log.exception("batch refused; storing its %d votes one by one", len(decoded))
-        statuses: dict[uuid.UUID, Status] = {}
-        changed: set[int] = set()
-        for entry_id, fields, vote in decoded:
-            try:
-                one_status, one_changed = store(conn, [vote])
-            except psycopg.OperationalError:
-                raise
-            except psycopg.Error as exc:
-                dead.append((entry_id, fields, f"refused by PostgreSQL: {exc}"))
-                continue
-            statuses.update(one_status)
-            changed |= one_changed
-        return statuses, changed
+    @property
+    def conn(self) -> psycopg.Connection | None:
+        """This thread's batch connection, if it has one."""
+        return getattr(self._local, "conn", None)
 
     def _connection(self) -> psycopg.Connection:
-        if self.conn is None or self.conn.closed:
-            options = {"autocommit": True, "connect_timeout": 5, **self.connect_kwargs}
-            self.conn = psycopg.connect(self.conninfo, application_name=APPLICATION, **options)
-        return self.conn
+        conn = self.conn
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+            conn = self._local.conn = self._connect(APPLICATION)
+            with self._lock:
+                self._conns = [c for c in self._conns if not c.closed] + [conn]
+        return conn
+
+    def _connect(self, name: str) -> psycopg.Connection:
+        options = {"autocommit": True, "connect_timeout": 5, **self.connect_kwargs}
+        return psycopg.connect(self.conninfo, application_name=name, **options)
 
     def _maybe_trim(self) -> None:
         """Every few seconds: trim the stream and forget consumers that left nothing behind."""
@@ -238,32 +238,34 @@ class VoteWriter:
         """Purge the results of categories whose tallies changed, at most once a second."""
         due = time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS
         if self._dirty and self.purger and due:
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
             # Soft: while web is healthy the edge refetches at once (cdn/grace.vcl), so counts are
             # fresh; if web hangs, the last good page and fragment stay servable. A hard purge
             # here left the pages being voted on with nothing to serve (503) when web froze.
-            self.purger.purge(keys.counts_changed(self._dirty), soft=True)
-            self._dirty.clear()
+            self.purger.purge(keys.counts_changed(dirty), soft=True)
             self._last_purge = time.monotonic()
 
     def _finish_read_ahead(self) -> None:
         """On a warm stop, store what was read ahead, rather than leave it for XAUTOCLAIM."""
         try:
+            self.in_flight.wait()
             if batch := self.reader.take_read_ahead():
                 self.handle(batch)
         except (*TRANSIENT, redis.ResponseError) as exc:  # it stays pending, for a writer to claim
             log.warning("%s; left the batch read ahead pending", exc.__class__.__name__)
 
     def _reset(self) -> None:
-        """After a failure: re-read our own pending entries, reconnect what broke."""
+        """After a failure: let batches in flight end, re-read own pending (broken: reconnect)."""
+        self.in_flight.discard()
         self.reader.reset()
-        if self.conn is not None and (self.conn.closed or self.conn.broken):
-            self.conn.close()
-            self.conn = None
 
     def close(self) -> None:
+        self.in_flight.close()
         self.reader.close()
-        if self.conn is not None:
-            self.conn.close()
+        self.ahead.close()
+        for conn in self._conns:
+            conn.close()
         if self.purger is not None:
             self.purger.flush(timeout=5)
         self.redis.close()
@@ -277,7 +279,7 @@ def main() -> None:
     writer = VoteWriter(
         # socket_timeout must outlast XREADGROUP's BLOCK, or every idle read would time out.
         redis_client=connect.redis_client(
-            values, max_connections=4, socket_timeout=BLOCK_MS / 1000 + 10
+            values, max_connections=4 + DEPTH, socket_timeout=BLOCK_MS / 1000 + 10
         ),
         conninfo=str(values["DATABASE_URL"]),
         connect_kwargs=connect.pg_kwargs(values),

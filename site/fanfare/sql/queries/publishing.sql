@@ -65,8 +65,10 @@ UPDATE {table} SET published_at = now() WHERE id = %s
 UPDATE {table} SET published_at = NULL WHERE id = %s
 
 -- name: window_has_votes
--- A row if any vote was cast in the window.
-SELECT 1 AS x FROM votes WHERE window_id = %s LIMIT 1
+-- A row if any vote was counted in the window: the writer charges every vote valid in a window
+-- to voter_usage (over the quota too), so its primary key answers without scanning votes. A vote
+-- the writer rejected (the window was moved, the category unpublished) does not hold a window.
+SELECT 1 AS x FROM voter_usage WHERE window_id = %s LIMIT 1
 
 -- name: insert_window
 -- A new voting window of a category.
