@@ -67,6 +67,7 @@ sub vcl_backend_error {
         set beresp.http.Content-Type = "text/html; charset=utf-8";
         set beresp.http.Cache-Control = "private, no-store";
         set beresp.http.Retry-After = std.integer(real=std.random(2, 6), fallback=5);
+        set beresp.http.X-Edge-Shed = "1";
         if (bereq.http.HX-Request == "true") {
             set beresp.body = {"<div class="notice error vote-problem" role="alert"><p>We're very busy right now, so your vote wasn't sent yet. Please try again in a few seconds.</p></div>
 "};
@@ -77,5 +78,17 @@ sub vcl_backend_error {
 "};
         }
         return (deliver);
+    }
+}
+
+sub vcl_deliver {
+    if (resp.http.X-Edge-Shed) {
+        // The edge's own 503 closes the connection: a fan waits out Retry-After anyway (longer
+        // than timeout_idle keeps a connection), and a client that ignores Retry-After must
+        // connect again for each try instead of looping on cheap 503s that crowd out the
+        // votes being answered (wrk at 500 connections: about 10,800 503s/s on a kept
+        // connection, 5,800 when each closes).
+        unset resp.http.X-Edge-Shed;
+        set resp.http.Connection = "close";
     }
 }
