@@ -35,6 +35,7 @@ import chaos_check  # noqa: E402
 import chaos_report  # noqa: E402
 from chaos_faults import Injector, schedule  # noqa: E402
 from chaos_load import Load  # noqa: E402
+from services import CATEGORY, ballot  # noqa: E402
 
 from fanfare.fraud.signals import ip_hash  # noqa: E402
 from fanfare.votes.stream import GROUP, STREAM  # noqa: E402
@@ -43,7 +44,6 @@ from harness.pg_cluster import PgCluster  # noqa: E402
 from harness.redis_server import RedisServer  # noqa: E402
 from harness.stack import SECRET_KEY, Stack  # noqa: E402
 
-CATEGORY = "breakthrough-artist"  # open, live results, one vote per voter
 # Production settings but two: quieter logs, and a killed writer's unacked entries taken over
 # after 3 s instead of 30 s (the 20 kills would otherwise leave the backlog waiting on idle time).
 STACK_ENV = {"FANFARE_LOG_LEVEL": "warning", "FANFARE_CLAIM_IDLE_MS": "3000"}
@@ -58,16 +58,6 @@ AFTER_LOAD_S = 100.0  # drain (at most DRAIN_LIMIT_S), check, report, teardown
 DRAIN_LIMIT_S = 60.0
 TAIL_S = 60.0  # after the last voter arrived, resends go on at most this long
 SAMPLE_S = 0.5
-
-
-def ballot(database_url: str) -> tuple[int, list[int]]:
-    """The voted category's id and its nominees."""
-    with psycopg.connect(database_url) as conn:
-        (category,) = conn.execute(
-            "SELECT id FROM categories WHERE slug = %s", (CATEGORY,)
-        ).fetchone()
-        rows = conn.execute("SELECT id FROM nominees WHERE category_id = %s", (category,))
-        return category, [row[0] for row in rows]
 
 
 def stored_votes(database_url: str, category: int) -> tuple[dict[str, chaos_check.Stored], int]:

@@ -30,34 +30,21 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import psycopg  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # harness/, as bench/ scripts do
 
 import loadgen  # noqa: E402
 from fleet_drill import failover_drill, purge_reaches_every_edge  # noqa: E402
-from services import STACK_ENV  # noqa: E402
+from services import STACK_ENV, ballot  # noqa: E402
 
 from harness.database import Databases  # noqa: E402
 from harness.fleet import Fleet  # noqa: E402
 from harness.process import free_port, wait_http  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fleet.json"
-CATEGORY = "breakthrough-artist"
 ROUND_SECONDS = 5
 CONNECTIONS = 50
 # Every writer takes over a killed writer's unacked entries after this long.
 FLEET_ENV = {**STACK_ENV, "FANFARE_CLAIM_IDLE_MS": "3000", "FANFARE_WORKERS": "1"}
-
-
-def ballot(database_url: str) -> tuple[int, list[int]]:
-    """The category the load votes in, and its nominees."""
-    with psycopg.connect(database_url) as conn:
-        (category,) = conn.execute(
-            "SELECT id FROM categories WHERE slug = %s", (CATEGORY,)
-        ).fetchone()
-        rows = conn.execute("SELECT id FROM nominees WHERE category_id = %s", (category,))
-        return category, [row[0] for row in rows]
 
 
 def summary(result: loadgen.Result) -> dict:

@@ -35,6 +35,14 @@ STACK_ENV = {
 }
 
 
+def ballot(database_url: str, slug: str = CATEGORY) -> tuple[int, list[int]]:
+    """The id of the category the load votes in, and its nominees' ids."""
+    with psycopg.connect(database_url) as conn:
+        (category,) = conn.execute("SELECT id FROM categories WHERE slug = %s", (slug,)).fetchone()
+        rows = conn.execute("SELECT id FROM nominees WHERE category_id = %s", (category,))
+        return category, [row[0] for row in rows]
+
+
 class Site:
     """Everything one benchmark run needs; use as a context manager."""
 
