@@ -7,6 +7,7 @@ and tests marked `local_only` (they stop processes or read the database) are ski
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from playwright.sync_api import BrowserContext, CDPSession, Page
 from psycopg.rows import dict_row
 
 from fanfare.edge.purge import PurgeClient
-from fanfare.settings import ROOT
+from fanfare.settings import DEFAULTS, ROOT
+from fanfare.votes.ballot import forget_shared
 from harness.database import Databases
 from harness.redis_server import RedisServer
 from harness.stack import Stack, procfile
@@ -231,7 +233,7 @@ class OwnCategory:
 
 
 @pytest.fixture
-def own_category(stack_db: psycopg.Connection) -> OwnCategory:
+def own_category(stack_db: psycopg.Connection, stack_redis: RedisServer) -> OwnCategory:
     """A live, open category in an older event of its own, so the demo home page is untouched.
 
     The home page shows the event that starts latest; this one started a year ago.
@@ -270,4 +272,9 @@ def own_category(stack_db: psycopg.Connection) -> OwnCategory:
             " VALUES (%s, %s, %s, %s, now() - interval '1 day')",
             (category_id, f"{name.lower().replace(' ', '-')}-{tag}", name, position),
         )
+    # Made in SQL, not published by an editor: do what publishing does (after_publish), so that
+    # ingest knows the category before the test votes in it, not only once its cache expires.
+    with stack_redis.client() as client:
+        forget_shared(client)
+    time.sleep(float(DEFAULTS["BALLOT_REFRESH_SECONDS"]))  # each ingest process reloads by then
     return OwnCategory(id=category_id, slug=slug, nominees=names)
